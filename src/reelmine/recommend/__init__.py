@@ -1,0 +1,1 @@
+"""Recommendation models, evaluation and home-page rows."""

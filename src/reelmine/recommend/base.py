@@ -1,0 +1,272 @@
+"""Shared base classes of every recommender: the scikit-learn-style contract.
+
+Two families:
+
+* :class:`Recommender` (top-N): ``fit(interactions)`` on a users x items CSR matrix of
+  interaction strengths; ``recommend(users, k)`` returns ``(items, scores)`` arrays of shape
+  ``(len(users), k)``, best first, with each user's training items excluded by default.
+* :class:`RatingPredictor`: ``fit(users, items, ratings)`` on integer index arrays;
+  ``predict(users, items)`` returns a float array.
+
+Models only ever see dense integer indices; :class:`reelmine.data.vocab.Vocabulary` maps
+external IDs at the boundary. Users or items outside the training range are *unknown*: a
+recommender scores unknown users with its documented fallback (``fallback_scores``) and a
+rating predictor falls back to its baseline (global mean plus whatever bias is known).
+
+Persistence: ``save(path)`` writes ``manifest.json`` (class, reelmine version, params, data
+fingerprint, learned scalar attributes) and ``arrays.npz`` (learned arrays and sparse matrices);
+``load(path)`` restores an equal model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from reelmine.errors import DataError, NotFittedError
+
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+SCORE_BATCH = 1024  # users scored at once: bounds memory to batch x n_items floats
+
+
+def check_is_fitted(model: Any, attribute: str = "n_items_") -> None:
+    """Raise :class:`NotFittedError` unless ``model`` has the learned ``attribute``."""
+    if not hasattr(model, attribute):
+        raise NotFittedError(f"{type(model).__name__} is not fitted yet; call fit() first")
+
+
+def fingerprint(*arrays: np.ndarray | sp.spmatrix) -> str:
+    """Short stable hash of the training data, stored in the manifest."""
+    h = hashlib.sha256()
+    for a in arrays:
+        if sp.issparse(a):
+            a = sp.csr_matrix(a)
+            for part in (a.indptr, a.indices, a.data):
+                h.update(np.ascontiguousarray(part).tobytes())
+            h.update(str(a.shape).encode())
+        else:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def as_interactions(X: Any) -> sp.csr_matrix:
+    """Validate and convert a users x items matrix to float32 CSR with sorted indices."""
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise DataError(f"interactions must be a 2-D users x items matrix, got shape {X.shape}")
+    X = sp.csr_matrix(X, dtype=np.float32)
+    if X.nnz and (not np.isfinite(X.data).all() or (X.data < 0).any()):
+        raise DataError("interaction strengths must be finite and non-negative")
+    X.sum_duplicates()
+    X.sort_indices()
+    return X
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` largest entries of each row, best first.
+
+    ``-inf`` entries (excluded items) sort last and are returned as index ``-1`` so a caller
+    never receives an excluded item when fewer than ``k`` candidates remain.
+    """
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    if k <= 0:
+        return np.empty((n_rows, 0), np.int32), np.empty((n_rows, 0), np.float32)
+    if k < n_cols:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    # Stable tie-break on item index keeps results deterministic across runs.
+    order = np.lexsort((part, -vals), axis=1)
+    ids = np.take_along_axis(part, order, axis=1).astype(np.int32)
+    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
+    ids[~np.isfinite(vals) & (vals < 0)] = -1
+    return ids, vals
+
+
+class _Persistable:
+    """save/load of constructor params and learned ``*_`` attributes."""
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def _learned(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to folder ``path`` (created if needed); returns the folder."""
+        from reelmine import __version__
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        scalars: dict[str, Any] = {}
+        for name, value in self._learned().items():
+            if sp.issparse(value):
+                m = sp.csr_matrix(value)
+                arrays[f"{name}__csr_data"] = m.data
+                arrays[f"{name}__csr_indices"] = m.indices
+                arrays[f"{name}__csr_indptr"] = m.indptr
+                arrays[f"{name}__csr_shape"] = np.asarray(m.shape, dtype=np.int64)
+            elif isinstance(value, np.ndarray):
+                arrays[name] = value
+            elif isinstance(value, _Persistable):
+                value.save(folder / name)
+                scalars[name] = {"__model__": name}
+            else:
+                scalars[name] = value
+        manifest = {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "reelmine_version": __version__,
+            "params": self.get_params(),
+            "learned": scalars,
+        }
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        np.savez(folder / ARRAYS, **arrays)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a model written by :meth:`save`."""
+        folder = Path(path)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"not a saved reelmine model ({exc})", source=str(folder)) from exc
+        module, _, name = manifest["class"].rpartition(".")
+        klass = getattr(importlib.import_module(module), name)
+        if not issubclass(klass, cls):
+            raise DataError(f"model is a {manifest['class']}, not a {cls.__name__}", source=str(folder))
+        model = klass(**manifest["params"])
+        for key, value in manifest["learned"].items():
+            if isinstance(value, dict) and "__model__" in value:
+                value = _Persistable.load(folder / value["__model__"])
+            setattr(model, key, value)
+        with np.load(folder / ARRAYS, allow_pickle=False) as npz:
+            csr_parts: dict[str, dict[str, np.ndarray]] = {}
+            for key in npz.files:
+                if "__csr_" in key:
+                    base, _, part = key.partition("__csr_")
+                    csr_parts.setdefault(base, {})[part] = npz[key]
+                else:
+                    setattr(model, key, npz[key])
+            for base, parts in csr_parts.items():
+                shape = tuple(int(s) for s in parts["shape"])
+                setattr(model, base, sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=shape))
+        return model
+
+
+class Recommender(_Persistable, ABC):
+    """Top-N recommender over integer user and item indices.
+
+    Subclasses implement :meth:`fit` (setting at least ``n_users_``, ``n_items_`` and
+    ``user_items_``, the training CSR) and :meth:`_score` (dense scores for known users).
+    """
+
+    @abstractmethod
+    def fit(self, interactions: sp.spmatrix | np.ndarray, **fit_params: Any) -> Self:
+        """Learn from a users x items interaction matrix; returns ``self``."""
+
+    @abstractmethod
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        """Scores of every item for known user indices, shape ``(len(users), n_items_)``."""
+
+    def fallback_scores(self) -> np.ndarray:
+        """Scores for an unknown user: item popularity in training (documented cold start)."""
+        check_is_fitted(self)
+        return np.asarray(self.user_items_.getnnz(axis=0), dtype=np.float32)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Dense scores for any user indices; unknown ones (``-1`` or out of range) fall back."""
+        check_is_fitted(self)
+        users = np.asarray(users, dtype=np.int64)
+        known = (users >= 0) & (users < self.n_users_)
+        out = np.empty((len(users), self.n_items_), dtype=np.float32)
+        if known.any():
+            out[known] = self._score(users[known])
+        if (~known).any():
+            out[~known] = self.fallback_scores()
+        return out
+
+    def recommend(
+        self,
+        users: np.ndarray | int,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        exclude: sp.spmatrix | None = None,
+        allowed_items: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` items for each user, best first.
+
+        Parameters
+        ----------
+        users : int or int array of shape (n,)
+            User indices; unknown users get the fallback ranking.
+        k : number of items per user.
+        exclude_seen : drop each known user's training items.
+        exclude : optional (n, n_items) sparse matrix of further items to drop per user.
+        allowed_items : optional bool mask of shape (n_items,), business rules (availability,
+            maturity): items where it is False are never returned.
+
+        Returns
+        -------
+        items : int32 array (n, k); ``-1`` pads rows with fewer than ``k`` eligible items.
+        scores : float32 array (n, k).
+        """
+        check_is_fitted(self)
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        all_ids, all_scores = [], []
+        for start in range(0, len(users), SCORE_BATCH):
+            batch = users[start : start + SCORE_BATCH]
+            scores = self.score_users(batch)
+            if allowed_items is not None:
+                scores[:, ~np.asarray(allowed_items, dtype=bool)] = -np.inf
+            if exclude_seen:
+                known = np.flatnonzero((batch >= 0) & (batch < self.n_users_))
+                seen = self.user_items_[batch[known]]
+                rows = np.repeat(known, np.diff(seen.indptr))
+                scores[rows, seen.indices] = -np.inf
+            if exclude is not None:
+                ex = sp.csr_matrix(exclude)[start : start + len(batch)]
+                rows = np.repeat(np.arange(len(batch)), np.diff(ex.indptr))
+                scores[rows, ex.indices] = -np.inf
+            ids, vals = top_k(scores, k)
+            all_ids.append(ids)
+            all_scores.append(vals)
+        return np.vstack(all_ids), np.vstack(all_scores)
+
+    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Items most similar to ``item`` (cosine over the training columns by default)."""
+        check_is_fitted(self)
+        if not 0 <= item < self.n_items_:
+            raise IndexError(f"item index {item} outside 0..{self.n_items_ - 1}")
+        X = sp.csc_matrix(self.user_items_)
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0))).ravel()
+        col = X[:, item]
+        sims = np.asarray((X.T @ col).todense()).ravel() / np.maximum(norms * norms[item], 1e-12)
+        sims[item] = -np.inf
+        ids, vals = top_k(sims[None, :].astype(np.float32), k)
+        return ids[0], vals[0]
+
+
+class RatingPredictor(_Persistable, ABC):
+    """Explicit rating prediction over integer user and item indices."""
+
+    @abstractmethod
+    def fit(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, **fit_params: Any) -> Self:
+        """Learn from parallel arrays of user index, item index and rating; returns ``self``."""
+
+    @abstractmethod
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings for parallel index arrays; unknown indices fall back to baselines."""

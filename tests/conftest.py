@@ -1,0 +1,41 @@
+"""Shared fixtures: seeded randomness and the reference data sets in ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator: tests are reproducible."""
+    return np.random.default_rng(20261128)
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"reference data {name} not found at {path} (../shared/data is absent)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir() -> Path:
+    """MovieLens 100k as released (u.data, u.item, u.user, u1..u5 folds)."""
+    return _shared("ml-100k")
+
+
+@pytest.fixture(scope="session")
+def ml_latest_small_dir() -> Path:
+    """MovieLens latest-small as released (CSV, CRLF)."""
+    return _shared("ml-latest-small")
+
+
+@pytest.fixture(scope="session")
+def rca_rs_dir() -> Path:
+    """RobustSpot video-streaming root-cause cases (one CSV per case + anomaly.yaml)."""
+    return _shared("rca-rs")
