@@ -48,7 +48,7 @@ def _register() -> None:
 
 
 # Faces registered in this order; each module exposes register(app).
-_OPTIONAL_FACES: list[str] = ["experiments"]
+_OPTIONAL_FACES: list[str] = ["serve", "experiments"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,148 @@
+/* reelmine dashboard: draws every <figure class="chart"> from its JSON endpoint.
+ * Each endpoint answers ChartData {kind, title, x, series[{name,data}], y, cells, unit, note}.
+ * The page's filters (start, end, country) in the address bar are passed to every endpoint.
+ * After drawing, a figure gets data-state = drawn | empty | error and data-points = N, which
+ * the browser tests check. */
+(function () {
+  "use strict";
+  var FILTERS = ["start", "end", "country"];
+  var charts = [];
+
+  function query() {
+    var here = new URLSearchParams(window.location.search);
+    var out = new URLSearchParams();
+    FILTERS.forEach(function (k) { if (here.get(k)) { out.set(k, here.get(k)); } });
+    var s = out.toString();
+    return s ? s : "";
+  }
+
+  function withQuery(endpoint, qs) {
+    if (!qs) { return endpoint; }
+    return endpoint + (endpoint.indexOf("?") >= 0 ? "&" : "?") + qs;
+  }
+
+  function countPoints(d) {
+    if (d.kind === "heatmap") { return d.cells.length; }
+    var n = 0;
+    d.series.forEach(function (s) { s.data.forEach(function (v) { if (v !== null) { n += 1; } }); });
+    return n;
+  }
+
+  function axisName(d) { return d.unit || ""; }
+  var NAME_STYLE = { align: "left" };
+
+  function option(d) {
+    var base = {
+      animation: false,
+      tooltip: { trigger: d.kind === "heatmap" || d.kind === "funnel" ? "item" : "axis" },
+      legend: { top: 0, type: "scroll" },
+      grid: { left: 8, right: 40, top: 36, bottom: 8, containLabel: true }
+    };
+    var series = d.series.map(function (s) { return { name: s.name, data: s.data }; });
+    if (d.kind === "line") {
+      base.xAxis = { type: "category", data: d.x, boundaryGap: false };
+      base.yAxis = { type: "value", name: axisName(d), nameTextStyle: NAME_STYLE };
+      base.series = series.map(function (s) { s.type = "line"; s.showSymbol = d.x.length < 40; return s; });
+    } else if (d.kind === "bar" || d.kind === "stacked") {
+      base.xAxis = { type: "category", data: d.x, axisLabel: { interval: 0, rotate: d.x.length > 6 ? 30 : 0 } };
+      base.yAxis = { type: "value", name: axisName(d), nameTextStyle: NAME_STYLE };
+      base.series = series.map(function (s) {
+        s.type = "bar"; if (d.kind === "stacked") { s.stack = "total"; } return s;
+      });
+    } else if (d.kind === "hbar" || d.kind === "country") {
+      // Ranked horizontal bars; "country" also colours bars by value (choropleth-style scale).
+      base.yAxis = { type: "category", data: d.x.slice().reverse() };
+      base.xAxis = { type: "value", name: axisName(d) };
+      base.series = series.map(function (s) { s.type = "bar"; s.data = s.data.slice().reverse(); return s; });
+      if (d.kind === "country" && series.length) {
+        var vals = series[0].data.filter(function (v) { return v !== null; });
+        base.visualMap = { type: "continuous", min: Math.min.apply(null, vals), max: Math.max.apply(null, vals),
+          dimension: 0, orient: "horizontal", right: 0, top: 0, calculable: false,
+          inRange: { color: ["#cfe3f7", "#08306b"] } };
+        base.legend = { show: false };
+      }
+    } else if (d.kind === "heatmap") {
+      var values = d.cells.map(function (c) { return c[2]; });
+      base.xAxis = { type: "category", data: d.x, splitArea: { show: true } };
+      base.yAxis = { type: "category", data: d.y, splitArea: { show: true } };
+      base.grid.bottom = 64;
+      base.visualMap = { min: Math.min.apply(null, values), max: Math.max.apply(null, values),
+        calculable: true, orient: "horizontal", left: "center", bottom: 0,
+        inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } };
+      base.legend = { show: false };
+      base.series = [{ name: d.title, type: "heatmap", data: d.cells, label: { show: d.cells.length <= 60 } }];
+    } else if (d.kind === "funnel") {
+      base.legend = { top: 0 };
+      // One funnel per series, side by side, each titled with its series name.
+      base.title = series.map(function (s, i) {
+        var width = 100 / series.length;
+        return { text: s.name, left: (i * width + width / 2) + "%", top: 24, textAlign: "center",
+          textStyle: { fontSize: 12 } };
+      });
+      base.series = series.map(function (s, i) {
+        var width = 100 / series.length;
+        return { name: s.name, type: "funnel", left: (i * width + 2) + "%", width: (width - 4) + "%",
+          top: 56, bottom: 8, sort: "none",
+          data: d.x.map(function (name, j) { return { name: name, value: s.data[j] }; }) };
+      });
+    } else {
+      throw new Error("unknown chart kind " + d.kind);
+    }
+    return base;
+  }
+
+  function note(fig, text) { fig.querySelector(".chart-note").textContent = text; }
+
+  function draw(fig, qs) {
+    var endpoint = withQuery(fig.dataset.endpoint, qs);
+    fig.dataset.state = "loading";
+    return fetch(endpoint, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (resp) {
+        return resp.json().then(function (body) { return { ok: resp.ok, status: resp.status, body: body }; });
+      })
+      .then(function (r) {
+        if (!r.ok) {
+          var detail = r.body && r.body.detail;
+          if (Array.isArray(detail)) {
+            detail = detail.map(function (e) { return e.loc.join(".") + ": " + e.msg; }).join("; ");
+          }
+          fig.dataset.state = "error";
+          note(fig, "HTTP " + r.status + ": " + detail);
+          return;
+        }
+        var d = r.body;
+        var n = countPoints(d);
+        fig.dataset.points = String(n);
+        if (n === 0) {
+          fig.dataset.state = "empty";
+          note(fig, "No data for these filters.");
+          return;
+        }
+        var chart = echarts.init(fig.querySelector(".plot"), null, { renderer: "canvas" });
+        chart.setOption(option(d));
+        charts.push(chart);
+        fig.dataset.state = "drawn";
+        var extra = d.suppressed ? " " + d.suppressed + " small groups hidden for privacy." : "";
+        note(fig, (d.note || "") + extra);
+      })
+      .catch(function (err) {
+        fig.dataset.state = "error";
+        note(fig, "Could not draw this chart: " + err.message);
+      });
+  }
+
+  function init() {
+    var qs = query();
+    var figs = Array.prototype.slice.call(document.querySelectorAll("figure.chart"));
+    Promise.all(figs.map(function (f) { return draw(f, qs); })).then(function () {
+      document.body.dataset.charts = "done";
+    });
+    window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
