@@ -1,0 +1,63 @@
+"""Evaluation protocol: splits, metrics and helpers that score a model on a split."""
+
+from reelmine.recommend.evaluate.metrics import (
+    average_popularity,
+    catalog_coverage,
+    hit_matrix,
+    hit_rate_at_k,
+    intra_list_diversity,
+    item_popularity,
+    mae,
+    map_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    novelty,
+    precision_at_k,
+    recall_at_k,
+    rmse,
+    topn_metrics,
+)
+from reelmine.recommend.evaluate.protocol import (
+    evaluate_ratings,
+    evaluate_topn,
+    interaction_matrix,
+    split_matrices,
+)
+from reelmine.recommend.evaluate.splits import (
+    Split,
+    movielens_fold,
+    random_split,
+    take_rows,
+    temporal_split,
+    user_holdout_split,
+    validation_split,
+)
+
+__all__ = [
+    "Split",
+    "average_popularity",
+    "catalog_coverage",
+    "evaluate_ratings",
+    "evaluate_topn",
+    "hit_matrix",
+    "hit_rate_at_k",
+    "interaction_matrix",
+    "intra_list_diversity",
+    "item_popularity",
+    "mae",
+    "map_at_k",
+    "movielens_fold",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "novelty",
+    "precision_at_k",
+    "random_split",
+    "recall_at_k",
+    "rmse",
+    "split_matrices",
+    "take_rows",
+    "temporal_split",
+    "topn_metrics",
+    "user_holdout_split",
+    "validation_split",
+]
