@@ -53,7 +53,9 @@ class Settings:
         """Build settings from defaults, a TOML file, the environment and explicit overrides."""
         env = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
-        path = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None)
+        path = config_file or (
+            Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
+        )
         if path is not None:
             try:
                 with open(path, "rb") as fh:

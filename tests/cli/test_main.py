@@ -28,7 +28,9 @@ def test_config_error_is_clean_exit_2(capsys: pytest.CaptureFixture[str], monkey
     assert "Traceback" not in err
 
 
-def test_doctor_flags_open_key_file(capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch) -> None:
+def test_doctor_flags_open_key_file(
+    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch
+) -> None:
     key = tmp_path / "k.key"
     key.write_text("x")
     key.chmod(0o644)

@@ -29,8 +29,12 @@ app = typer.Typer(
 @app.callback()
 def _global_options(
     db: Path | None = typer.Option(None, "--db", help="Warehouse file (env REELMINE_DB)."),
-    config: Path | None = typer.Option(None, "--config", help="TOML settings file (env REELMINE_CONFIG)."),
-    engine: str | None = typer.Option(None, "--engine", help="duckdb (default) or spark (env REELMINE_ENGINE)."),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML settings file (env REELMINE_CONFIG)."
+    ),
+    engine: str | None = typer.Option(
+        None, "--engine", help="duckdb (default) or spark (env REELMINE_ENGINE)."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Global options, applied before any command."""

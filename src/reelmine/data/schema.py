@@ -227,8 +227,7 @@ CAMPAIGNS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (USERS, TITLES, RATINGS, PLAYS, LOGINS, UI_EVENTS, EXPERIMENTS, CAMPAIGNS)
+    t.name: t for t in (USERS, TITLES, RATINGS, PLAYS, LOGINS, UI_EVENTS, EXPERIMENTS, CAMPAIGNS)
 }
 
 # Columns the warehouse adds in place of raw IP addresses.

@@ -25,7 +25,9 @@ class Vocabulary:
         self._ids = arr
 
     @classmethod
-    def from_values(cls, values: pa.Array | pa.ChunkedArray | np.ndarray | Iterable[str]) -> Vocabulary:
+    def from_values(
+        cls, values: pa.Array | pa.ChunkedArray | np.ndarray | Iterable[str]
+    ) -> Vocabulary:
         """Vocabulary of the distinct values, in sorted order (so it is reproducible)."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()

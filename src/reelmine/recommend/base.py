@@ -98,7 +98,9 @@ class _Persistable:
     """save/load of constructor params and learned ``*_`` attributes."""
 
     def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        return {
+            k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")
+        }
 
     def _learned(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
@@ -146,7 +148,9 @@ class _Persistable:
         module, _, name = manifest["class"].rpartition(".")
         klass = getattr(importlib.import_module(module), name)
         if not issubclass(klass, cls):
-            raise DataError(f"model is a {manifest['class']}, not a {cls.__name__}", source=str(folder))
+            raise DataError(
+                f"model is a {manifest['class']}, not a {cls.__name__}", source=str(folder)
+            )
         model = klass(**manifest["params"])
         for key, value in manifest["learned"].items():
             if isinstance(value, dict) and "__model__" in value:
@@ -162,7 +166,11 @@ class _Persistable:
                     setattr(model, key, npz[key])
             for base, parts in csr_parts.items():
                 shape = tuple(int(s) for s in parts["shape"])
-                setattr(model, base, sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=shape))
+                setattr(
+                    model,
+                    base,
+                    sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=shape),
+                )
         return model
 
 
@@ -264,7 +272,9 @@ class RatingPredictor(_Persistable, ABC):
     """Explicit rating prediction over integer user and item indices."""
 
     @abstractmethod
-    def fit(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, **fit_params: Any) -> Self:
+    def fit(
+        self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, **fit_params: Any
+    ) -> Self:
         """Learn from parallel arrays of user index, item index and rating; returns ``self``."""
 
     @abstractmethod

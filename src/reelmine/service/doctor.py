@@ -86,7 +86,9 @@ def diagnose(settings: Settings) -> list[Check]:
     """Every check, in display order."""
     checks = [
         Check("reelmine", __version__),
-        Check("python", f"{platform.python_version()} ({platform.machine()}, {os.cpu_count()} CPUs)"),
+        Check(
+            "python", f"{platform.python_version()} ({platform.machine()}, {os.cpu_count()} CPUs)"
+        ),
     ]
     checks += [_version(d) for d in ("duckdb", "pyarrow", "numpy", "scipy", "scikit-learn")]
     checks += [_version(d) for d in ("implicit", "lightgbm", "numba", "fastapi", "pyspark")]
