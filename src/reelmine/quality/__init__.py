@@ -1,0 +1,1 @@
+"""Streaming quality: playback metrics, anomaly detection, root-cause localisation, comparisons."""

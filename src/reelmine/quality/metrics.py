@@ -1,0 +1,234 @@
+"""Playback-quality metrics per session and aggregated by any attributes and time bucket.
+
+Input is an Arrow table with the quality columns of ``plays`` (see ``reelmine.data.schema``):
+``startup_ms``, ``rebuffer_count``, ``rebuffer_ms``, ``avg_bitrate_kbps``, ``error_code``,
+``exit_before_start``, ``watched_seconds`` (or ``started_at``/``ended_at``). Missing optional
+columns count as absent values, never as zeros in a rate's denominator.
+
+Aggregates (per group):
+
+- ``sessions``: number of plays.
+- ``startup_p50``, ``startup_p90``, ``startup_p95``, ``startup_p99``: exact percentiles (linear
+  interpolation, NumPy's default) of play delay over sessions with a ``startup_ms`` that did not
+  exit before start.
+- ``rebuffer_ratio``: total rebuffer time / total watch time (both in seconds).
+- ``rebuffers_per_hour``: total rebuffer events / total watch hours.
+- ``avg_bitrate_kbps``: watch-time-weighted mean of per-session average bitrate.
+- ``error_rate``: share of sessions with a non-empty ``error_code``.
+- ``ebvs_rate``: exit-before-video-start share.
+- ``bad_share``: share of bad sessions (see :class:`BadSessionThresholds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reelmine.errors import DataError, MissingColumnError
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+@dataclass(frozen=True)
+class BadSessionThresholds:
+    """A session is bad when any of these holds (defaults follow common industry practice).
+
+    - it failed with an error, or the member left before video started;
+    - play delay above ``startup_ms`` (default 5,000 ms);
+    - rebuffer ratio above ``rebuffer_ratio`` (default 2% of watch time);
+    - average bitrate below ``min_bitrate_kbps`` (default 700 kbit/s, below SD).
+    """
+
+    startup_ms: float = 5000.0
+    rebuffer_ratio: float = 0.02
+    min_bitrate_kbps: float = 700.0
+
+
+def _num(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    col = pc.cast(table.column(name), pa.float64())
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _watch_seconds(table: pa.Table) -> np.ndarray:
+    watched = _num(table, "watched_seconds")
+    if "started_at" in table.column_names and "ended_at" in table.column_names:
+        dur = pc.divide(
+            pc.cast(pc.subtract(table.column("ended_at"), table.column("started_at")), pa.int64()),
+            1_000_000,
+        )
+        span = np.asarray(pc.cast(dur, pa.float64()).to_numpy(zero_copy_only=False))
+        watched = np.where(np.isnan(watched), span, watched)
+    return watched
+
+
+def session_metrics(plays: pa.Table, thresholds: BadSessionThresholds | None = None) -> pa.Table:
+    """Per-session quality columns.
+
+    Returns
+    -------
+    pa.Table with ``watch_seconds``, ``startup_ms``, ``rebuffer_seconds``, ``rebuffer_count``,
+    ``rebuffer_ratio`` (NaN when nothing was watched), ``avg_bitrate_kbps``, ``error`` (bool),
+    ``exit_before_start`` (bool) and ``bad`` (bool), one row per input row.
+    """
+    th = thresholds or BadSessionThresholds()
+    n = plays.num_rows
+    watch = _watch_seconds(plays)
+    startup = _num(plays, "startup_ms")
+    reb_s = _num(plays, "rebuffer_ms") / 1000.0
+    reb_n = _num(plays, "rebuffer_count")
+    bitrate = _num(plays, "avg_bitrate_kbps")
+    if "error_code" in plays.column_names:
+        code = pc.fill_null(pc.cast(plays.column("error_code"), pa.string()), "")
+        error = np.asarray(pc.not_equal(pc.utf8_trim_whitespace(code), "").to_numpy(False))
+    else:
+        error = np.zeros(n, dtype=bool)
+    if "exit_before_start" in plays.column_names:
+        ebvs = np.asarray(pc.fill_null(plays.column("exit_before_start"), False).to_numpy(False))
+    else:
+        ebvs = np.zeros(n, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(watch > 0, np.nan_to_num(reb_s) / watch, np.nan)
+    bad = (
+        error
+        | ebvs
+        | (np.nan_to_num(startup) > th.startup_ms)
+        | (np.nan_to_num(ratio) > th.rebuffer_ratio)
+        | (bitrate < th.min_bitrate_kbps)
+    )
+    return pa.table(
+        {
+            "watch_seconds": watch,
+            "startup_ms": startup,
+            "rebuffer_seconds": reb_s,
+            "rebuffer_count": reb_n,
+            "rebuffer_ratio": ratio,
+            "avg_bitrate_kbps": bitrate,
+            "error": error.astype(bool),
+            "exit_before_start": ebvs.astype(bool),
+            "bad": bad.astype(bool),
+        }
+    )
+
+
+def _group_ids(table: pa.Table, by: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense group id per row and the first row of each group (groups sorted by key)."""
+    n = table.num_rows
+    if not by:
+        return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
+    codes = np.empty((n, len(by)), dtype=np.int64)
+    for j, name in enumerate(by):
+        enc = pc.dictionary_encode(table.column(name)).combine_chunks()
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        # Nulls get their own code so they form a group rather than vanish.
+        codes[:, j] = np.where(np.isnan(idx.astype(float)), -1, idx) if enc.null_count else idx
+    _, first, inv = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    return inv.ravel(), first
+
+
+def grouped_percentiles(
+    values: np.ndarray, groups: np.ndarray, n_groups: int, percentiles: Sequence[float]
+) -> np.ndarray:
+    """Exact per-group percentiles (linear interpolation) without a loop over groups.
+
+    Returns an array (n_groups, len(percentiles)); NaN for groups with no finite value.
+    """
+    ok = np.isfinite(values)
+    v, g = values[ok], groups[ok]
+    order = np.lexsort((v, g))
+    v, g = v[order], g[order]
+    counts = np.bincount(g, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = np.full((n_groups, len(percentiles)), np.nan)
+    has = counts > 0
+    for j, p in enumerate(percentiles):  # a handful of percentiles, vectorised over groups
+        pos = (counts[has] - 1) * (p / 100.0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, counts[has] - 1)
+        frac = pos - lo
+        base = starts[has]
+        out[has, j] = v[base + lo] * (1 - frac) + v[base + hi] * frac
+    return out
+
+
+def quality_metrics(
+    plays: pa.Table,
+    *,
+    by: Sequence[str] = (),
+    bucket_seconds: int | None = None,
+    time_column: str = "started_at",
+    thresholds: BadSessionThresholds | None = None,
+    percentiles: Sequence[float] = PERCENTILES,
+) -> pa.Table:
+    """Aggregate quality metrics by attributes and (optionally) time bucket.
+
+    Parameters
+    ----------
+    plays : rows of the ``plays`` table (any subset of its quality columns).
+    by : attribute columns to group by (e.g. ``["cdn", "isp"]``).
+    bucket_seconds : time bucket width in seconds (e.g. 3600); ``None`` for no time grouping.
+    time_column : timestamp column the buckets are taken from.
+    thresholds : bad-session thresholds.
+    percentiles : play-delay percentiles to report, in 0..100.
+
+    Returns
+    -------
+    pa.Table: the ``by`` columns, ``bucket`` (UTC timestamp, when bucketed) and the metrics
+    listed in the module docstring, one row per non-empty group.
+    """
+    for name in by:
+        if name not in plays.column_names:
+            raise MissingColumnError(f"plays has no column {name!r} to group by")
+    sm = session_metrics(plays, thresholds)
+    keys = plays.select(list(by))
+    if bucket_seconds is not None:
+        if bucket_seconds <= 0:
+            raise DataError(f"bucket_seconds must be positive, not {bucket_seconds}")
+        if time_column not in plays.column_names:
+            raise MissingColumnError(f"plays has no column {time_column!r} for time buckets")
+        us = pc.cast(pc.cast(plays.column(time_column), pa.timestamp("us", tz="UTC")), pa.int64())
+        step = bucket_seconds * 1_000_000
+        bucket = pc.multiply(pc.divide(us, step), step)
+        keys = keys.append_column("bucket", pc.cast(bucket, pa.timestamp("us", tz="UTC")))
+    gid, first = _group_ids(keys, keys.column_names)
+    m = len(first)
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(sm.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    def gsum(x: np.ndarray) -> np.ndarray:
+        return np.bincount(gid, weights=np.nan_to_num(x), minlength=m)
+
+    watch = col("watch_seconds")
+    watch_ok = np.where(watch > 0, watch, 0.0)
+    sessions = np.bincount(gid, minlength=m).astype(np.float64)
+    startup = np.where(col("exit_before_start") > 0, np.nan, col("startup_ms"))
+    pct = grouped_percentiles(startup, gid, m, percentiles)
+    bitrate = col("avg_bitrate_kbps")
+    has_br = np.isfinite(bitrate) & (watch_ok > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total_watch = gsum(watch_ok)
+        out: dict[str, object] = {
+            name: keys.column(name).take(pa.array(first)) for name in keys.column_names
+        }
+        out["sessions"] = sessions.astype(np.int64)
+        for j, p in enumerate(percentiles):
+            out[f"startup_p{p:g}"] = pct[:, j]
+        out["rebuffer_ratio"] = (
+            gsum(np.where(watch_ok > 0, col("rebuffer_seconds"), 0)) / total_watch
+        )
+        out["rebuffers_per_hour"] = gsum(np.where(watch_ok > 0, col("rebuffer_count"), 0)) / (
+            total_watch / 3600.0
+        )
+        out["avg_bitrate_kbps"] = gsum(np.where(has_br, bitrate * watch_ok, 0)) / gsum(
+            np.where(has_br, watch_ok, 0)
+        )
+        out["error_rate"] = gsum(col("error")) / sessions
+        out["ebvs_rate"] = gsum(col("exit_before_start")) / sessions
+        out["bad_share"] = gsum(col("bad")) / sessions
+    return pa.table(out)  # type: ignore[arg-type]
