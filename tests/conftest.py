@@ -39,3 +39,26 @@ def ml_latest_small_dir() -> Path:
 def rca_rs_dir() -> Path:
     """RobustSpot video-streaming root-cause cases (one CSV per case + anomaly.yaml)."""
     return _shared("rca-rs")
+
+
+@pytest.fixture(scope="session")
+def small_platform(tmp_path_factory: pytest.TempPathFactory):
+    """A small simulated platform ingested into a fresh warehouse: ``(settings, dataset_dir)``.
+
+    300 members over 14 days (a second or two); the key is fixed so raw IDs map to known
+    pseudonyms. Tests must not write to this warehouse (copy it if they need to).
+    """
+    from reelmine.data.simulator import SimulationConfig, simulate
+    from reelmine.service.ingest import ingest
+    from reelmine.settings import Settings
+
+    root = tmp_path_factory.mktemp("platform")
+    simulate(SimulationConfig(users=300, days=14, seed=7), root / "dataset")
+    settings = Settings.load(
+        environ={},
+        db=root / "warehouse.duckdb",
+        secret="test-secret-not-for-production",
+        artifacts=root / "artifacts",
+    )
+    ingest(settings, root / "dataset")
+    return settings, root / "dataset"

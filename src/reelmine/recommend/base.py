@@ -134,7 +134,7 @@ class _Persistable:
             "learned": scalars,
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-        np.savez(folder / ARRAYS, **arrays)
+        np.savez(folder / ARRAYS, **arrays)  # type: ignore[arg-type]
         return folder
 
     @classmethod
@@ -180,6 +180,11 @@ class Recommender(_Persistable, ABC):
     Subclasses implement :meth:`fit` (setting at least ``n_users_``, ``n_items_`` and
     ``user_items_``, the training CSR) and :meth:`_score` (dense scores for known users).
     """
+
+    # Learned by every fit (declared for type checkers; absent until fit runs).
+    n_users_: int
+    n_items_: int
+    user_items_: sp.csr_matrix
 
     @abstractmethod
     def fit(self, interactions: sp.spmatrix | np.ndarray, **fit_params: Any) -> Self:
