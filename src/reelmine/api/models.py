@@ -12,7 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["service", "analyst", "admin"]
-ChartKind = Literal["line", "bar", "hbar", "stacked", "heatmap", "funnel", "country"]
+ChartKind = Literal[
+    "line", "bar", "hbar", "stacked", "heatmap", "funnel", "country", "table", "interval"
+]
 
 
 class ErrorItem(BaseModel):
@@ -78,6 +80,7 @@ class Recommendation(BaseModel):
     """One recommended title."""
 
     title_id: str
+    name: str = ""
     score: float
     reason: str = ""
 
@@ -103,6 +106,7 @@ class Row(BaseModel):
     """One home-page row with the reason it is shown."""
 
     name: str
+    kind: str = ""
     reason: str
     items: list[Recommendation]
 
@@ -147,12 +151,30 @@ class Series(BaseModel):
     data: list[float | None]
 
 
+class Band(BaseModel):
+    """A shaded window on a line chart (e.g. a detected incident), from ``start`` to ``end``.
+
+    Both ends are values of the chart's ``x`` categories.
+    """
+
+    start: str
+    end: str
+    label: str = ""
+
+
+Cell = str | float | int | bool | None
+
+
 class ChartData(BaseModel):
     """The JSON twin of a dashboard chart.
 
     ``x`` holds categories (dates as ``YYYY-MM-DD``, titles, countries as ISO alpha-2...).
     For ``heatmap`` charts ``y`` holds the row categories and ``cells`` the
-    ``[x_index, y_index, value]`` triples; other kinds use ``series``.
+    ``[x_index, y_index, value]`` triples; ``table`` charts use ``columns`` and ``rows``;
+    ``interval`` charts have one category per ``x`` and the series ``estimate``, ``low`` and
+    ``high`` (an estimate with its confidence interval); other kinds use ``series``.
+    ``members`` (when given) counts the distinct members behind each ``x`` category, so a
+    minimum-group-size gate can hide small groups.
     """
 
     kind: ChartKind
@@ -161,6 +183,14 @@ class ChartData(BaseModel):
     series: list[Series] = Field(default_factory=list)
     y: list[str] = Field(default_factory=list)
     cells: list[tuple[int, int, float]] = Field(default_factory=list)
+    columns: list[str] = Field(default_factory=list, description="Column names of a table.")
+    rows: list[list[Cell]] = Field(default_factory=list, description="Rows of a table.")
+    bands: list[Band] = Field(
+        default_factory=list, description="Shaded windows on a line chart (incidents)."
+    )
+    members: list[int | None] = Field(
+        default_factory=list, description="Distinct members behind each x category."
+    )
     unit: str = ""
     note: str = ""
     suppressed: int = Field(
@@ -178,3 +208,70 @@ class Filters(BaseModel):
         pattern=r"^[A-Z]{2}$",
         description="ISO 3166-1 alpha-2 country code, upper case.",
     )
+
+
+class VariantMembers(BaseModel):
+    """Members assigned to one variant."""
+
+    variant: str
+    members: int
+
+
+class ExperimentInfo(BaseModel):
+    """One experiment in the warehouse: its variants and member counts."""
+
+    experiment_id: str
+    members: int
+    variants: list[VariantMembers]
+
+
+class SRM(BaseModel):
+    """Sample-ratio mismatch check (chi-square); ``flagged`` blocks the readout."""
+
+    p_value: float | None
+    flagged: bool
+
+
+class ReadoutMetric(BaseModel):
+    """One metric compared between one treatment variant and control."""
+
+    metric: str
+    variant: str
+    control: float | None = Field(description="Control mean (or quantile) of the metric.")
+    effect: float | None = Field(description="Treatment minus control, in the metric's unit.")
+    relative_lift: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    method: str
+    role: str = "primary"
+    p_value_adjusted: float | None = None
+    decision: str = ""
+    variance_reduction: float | None = None
+    n_control: int = 0
+    n_treatment: int = 0
+
+
+class BalanceItem(BaseModel):
+    """Pre-period balance of one covariate between control and a treatment variant."""
+
+    covariate: str
+    control_mean: float | None
+    treatment_mean: float | None
+    std_diff: float | None
+    p_value: float | None
+    flagged: bool
+
+
+class ExperimentReadout(BaseModel):
+    """A/B test readout: the shape of ``reelmine experiments readout ID --format json``."""
+
+    experiment_id: str
+    srm: SRM
+    variants: list[VariantMembers]
+    metrics: list[ReadoutMetric]
+    blocked: bool = Field(description="True when the SRM check failed: do not trust the effects.")
+    control: str
+    correction: str
+    alpha: float
+    balance: list[BalanceItem] = Field(default_factory=list)

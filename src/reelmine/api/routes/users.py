@@ -1,17 +1,18 @@
 """Member endpoints: recommendations, home-page rows (role ``service``) and erasure (``admin``).
 
-Until the recommend capability is wired these answer 503 with what to do; erasure answers 503
-until the privacy capability (``reelmine.service.privacy``) lands.
+Raw member IDs in paths are pseudonymised with the ingestion key before lookup; unknown
+members get the cold-start ranking. Until a model is trained these answer 503 with what to do;
+erasure answers 503 until the privacy capability (``reelmine.service.privacy``) lands.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from reelmine.api import capabilities
 from reelmine.api.auth import require
 from reelmine.api.errors import Unavailable
-from reelmine.api.models import Erased, ErrorBody, Recommendations, Rows
+from reelmine.api.models import Erased, ErrorBody, Recommendation, Recommendations, Row, Rows
+from reelmine.errors import NotFoundError
 
 router = APIRouter(
     prefix="/v1/users",
@@ -27,12 +28,28 @@ UserId = Path(
     min_length=1, max_length=200, description="The member's raw ID, as your apps know it."
 )
 NO_MODEL = "no model trained yet; run `reelmine recommend train`"
+ROW_REASONS = {
+    "top_picks": "Picked for you by the recommender",
+    "because_you_watched": "Similar to a title you watched recently",
+    "trending": "Watched most in your country over the last days",
+    "new_releases": "Recently added titles that fit your taste",
+    "genre": "A genre you watch often",
+}
 
 
-def _need_model() -> Unavailable:
-    if not capabilities.available("recommend"):
-        return Unavailable(f"{NO_MODEL} (the recommend service is not installed in this build)")
-    return Unavailable(NO_MODEL)
+def recommender(request: Request):  # type: ignore[no-untyped-def]
+    """The app's recommendation service (one per app; it hot-swaps newly trained bundles)."""
+    from reelmine.service.recommend import RecommendationService
+
+    state = request.app.state
+    if getattr(state, "recommender", None) is None:
+        state.recommender = RecommendationService(state.settings)
+    service = state.recommender
+    try:
+        service.refresh()
+    except NotFoundError as exc:
+        raise Unavailable(str(exc)) from exc
+    return service
 
 
 @router.get(
@@ -41,12 +58,26 @@ def _need_model() -> Unavailable:
     dependencies=[Depends(require("service"))],
     summary="Top-k titles for a member",
 )
-async def recommendations(
+def recommendations(
+    request: Request,
     user_id: str = UserId,
     k: int = Query(10, ge=1, le=100, description="Number of titles."),
+    country: str | None = Query(None, min_length=2, max_length=2, description="Override country."),
 ) -> Recommendations:
     """Top ``k`` titles; unknown members get the cold-start ranking, not an error."""
-    raise _need_model()
+    service = recommender(request)
+    bundle = service.refresh()
+    pseudonym = service.pseudonym(user_id)
+    recs = bundle.top(pseudonym, k, country=country)
+    return Recommendations(
+        user_id=user_id,
+        k=k,
+        cold_start=bundle.user_index(pseudonym) < 0,
+        items=[
+            Recommendation(title_id=r.title_id, name=r.name, score=r.score, reason=r.reason)
+            for r in recs
+        ],
+    )
 
 
 @router.get(
@@ -55,12 +86,36 @@ async def recommendations(
     dependencies=[Depends(require("service"))],
     summary="Home-page rows with reasons",
 )
-async def rows(
+def rows(
+    request: Request,
     user_id: str = UserId,
     per_row: int = Query(10, ge=1, le=50, description="Titles per row."),
+    country: str | None = Query(None, min_length=2, max_length=2, description="Override country."),
 ) -> Rows:
-    """Rows for the member's home page, each with the reason it is shown."""
-    raise _need_model()
+    """Rows for the member's home page, each title with the reason it is shown."""
+    service = recommender(request)
+    bundle = service.refresh()
+    page = bundle.rows(service.pseudonym(user_id), country=country)
+    return Rows(
+        user_id=user_id,
+        rows=[
+            Row(
+                name=row.name,
+                kind=row.kind,
+                reason=ROW_REASONS.get(row.kind.partition(":")[0], row.name),
+                items=[
+                    Recommendation(
+                        title_id=bundle.item_id(i.item),
+                        name=bundle.names[i.item],
+                        score=i.score,
+                        reason=i.reason,
+                    )
+                    for i in row.items[:per_row]
+                ],
+            )
+            for row in page
+        ],
+    )
 
 
 @router.delete(
