@@ -87,3 +87,34 @@ def test_no_model_is_503(tmp_path: Path, small_platform) -> None:
     with TestClient(create_app(settings)) as c:
         r = c.get("/v1/users/x/recommendations", headers=bearer(key))
     assert r.status_code == 503 and "recommend train" in r.text
+
+
+def test_erasure_removes_member_from_served_models(small_platform, tmp_path: Path) -> None:
+    """DELETE /v1/users/{id} (admin) erases the member from the warehouse and the trained
+    bundle; the member is then a stranger (cold start) and other members are still served."""
+    import shutil
+
+    from reelmine.data.privacy_store import find_in_files
+
+    base, dataset = small_platform
+    db = tmp_path / "w.duckdb"
+    shutil.copy(base.db, db)
+    settings = dataclasses.replace(base, db=db, artifacts=tmp_path / "art")
+    service.train(settings, model="ease")
+    admin = KeyStore(settings.artifacts).create("admin")[0]
+    plays = pq.read_table(dataset / "plays.parquet", columns=["user_id"]).column("user_id")
+    members = sorted(set(plays.to_pylist()))
+    victim, other = members[0], members[1]
+    pseudonym = service.RecommendationService(settings).pseudonym(victim)
+    with TestClient(create_app(settings)) as c:
+        before = c.get(f"/v1/users/{other}/recommendations?k=5", headers=bearer(admin)).json()
+        r = c.delete(f"/v1/users/{victim}", headers=bearer(admin))
+        assert r.status_code == 200, r.text
+        assert r.json()["rows_deleted"].get("plays", 0) > 0
+        gone = c.get(f"/v1/users/{victim}/recommendations?k=5", headers=bearer(admin)).json()
+        after = c.get(f"/v1/users/{other}/recommendations?k=5", headers=bearer(admin)).json()
+    assert gone["cold_start"] is True
+    assert after["cold_start"] is False and len(after["items"]) == 5
+    assert [i["title_id"] for i in before["items"]]  # the other member was served before too
+    files = [p for p in settings.artifacts.rglob("*") if p.is_file() and "privacy" not in p.parts]
+    assert not find_in_files(files, [pseudonym, victim])

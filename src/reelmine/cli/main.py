@@ -52,7 +52,7 @@ def _register() -> None:
 
 
 # Faces registered in this order; each module exposes register(app).
-_OPTIONAL_FACES: list[str] = ["demo", "simulate", "recommend", "serve", "experiments", "quality"]
+_OPTIONAL_FACES: list[str] = ["demo", "simulate", "recommend", "serve", "experiments", "quality", "privacy"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from reelmine.data.pseudonym import Pseudonymiser
@@ -50,7 +51,10 @@ from reelmine.recommend.rows import BusinessRules, HomePage, Row
 from reelmine.settings import Settings
 
 CURRENT = "CURRENT"
-BUNDLE_META = "bundle.json"
+# The bundle's own manifest; with ``user_vocab.parquet`` beside it, erasure and key rotation
+# (reelmine.privacy) find the member list and fold members out of every nested model.
+BUNDLE_META = "manifest.json"
+USER_VOCAB = "user_vocab.parquet"
 TITLE_COLUMNS = (
     "title_id",
     "name",
@@ -208,6 +212,22 @@ def _newness(titles: pa.Table) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------- bundles
+class MemberHistory(_Persistable):
+    """When each member last played each title (for "Because you watched" rows).
+
+    Kept as a saved model so erasure folds members out of it like any other model:
+    ``user_times_`` is user-indexed and ``n_users_`` says how many rows it has.
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def fit(self, times: sp.csr_matrix) -> MemberHistory:
+        self.user_times_ = sp.csr_matrix(times)
+        self.n_users_ = int(self.user_times_.shape[0])
+        return self
+
+
 @dataclass
 class TrainResult:
     """What ``train`` produced."""
@@ -295,11 +315,11 @@ def train(
         content.save(bundle / "content")
     if rating is not None:
         rating.save(bundle / "rating")
-    pa_write(
-        bundle / "users.arrow", pa.table({"user_id": data.users.ids, "country": _country_col(data)})
+    pq.write_table(
+        pa.table({"user_id": data.users.ids, "country": _country_col(data)}), bundle / USER_VOCAB
     )
     pa_write(bundle / "titles.arrow", data.titles)
-    sp.save_npz(bundle / "times.npz", data.times)
+    MemberHistory().fit(data.times).save(bundle / "history")
     meta = {
         "model": name,
         "rating_model": rating_name,
@@ -405,7 +425,7 @@ class LoadedBundle:
         self.rating: RatingPredictor | None = (
             _Persistable.load(path / "rating") if (path / "rating").is_dir() else None  # type: ignore[assignment]
         )
-        users = _pa_read(path / "users.arrow")
+        users = pq.read_table(path / USER_VOCAB)
         self.users = Vocabulary(users.column("user_id").combine_chunks())
         self.user_country = users.column("country").to_pylist()
         self.titles = _pa_read(path / "titles.arrow")
@@ -416,7 +436,7 @@ class LoadedBundle:
                 self.titles.column("name").to_pylist(), self.items.to_list(), strict=True
             )
         ]
-        self.times = sp.load_npz(path / "times.npz").tocsr()
+        self.times = MemberHistory.load(path / "history").user_times_.tocsr()
         self.countries: list[str] = self.meta.get("countries", [])
         genres, genre_names = _item_genres(self.titles)
         self.homepage = HomePage(

@@ -124,8 +124,15 @@ def rows(
     dependencies=[Depends(require("admin"))],
     summary="Erase a member (admin)",
 )
-async def erase(user_id: str = UserId) -> Erased:
-    """Delete every row about the member (right to erasure) and retrain-dependent caches."""
-    raise Unavailable(
-        "erasure is not available yet: it needs the privacy capability (reelmine.service.privacy)"
-    )
+def erase(request: Request, user_id: str = UserId) -> Erased:
+    """Delete every row about the member (right to erasure) from the warehouse, quarantine,
+    derived tables, saved models (folded out and marked for retraining) and managed exports.
+    The recommendation service reloads its bundle on the next request."""
+    from reelmine.service import privacy
+
+    principal = request.state.principal
+    actor = privacy.Actor(principal.key_id, principal.role)
+    report = privacy.erase_user(request.app.state.settings, user_id, actor=actor)
+    # Models were rewritten on disk: drop the loaded bundle so nothing erased is served.
+    request.app.state.recommender = None
+    return Erased(user_id=user_id, rows_deleted=report.rows_deleted)
