@@ -52,7 +52,7 @@ def _register() -> None:
 
 
 # Faces registered in this order; each module exposes register(app).
-_OPTIONAL_FACES: list[str] = ["demo", "simulate", "recommend", "serve", "experiments", "quality", "privacy"]
+_OPTIONAL_FACES: list[str] = ["demo", "simulate", "recommend", "serve", "experiments", "quality", "fraud", "privacy"]
 
 
 def main(argv: list[str] | None = None) -> int:
