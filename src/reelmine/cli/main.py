@@ -52,7 +52,16 @@ def _register() -> None:
 
 
 # Faces registered in this order; each module exposes register(app).
-_OPTIONAL_FACES: list[str] = ["demo", "simulate", "recommend", "serve", "experiments", "quality", "fraud", "privacy"]
+_OPTIONAL_FACES: list[str] = [
+    "demo",
+    "simulate",
+    "recommend",
+    "serve",
+    "experiments",
+    "quality",
+    "fraud",
+    "privacy",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
