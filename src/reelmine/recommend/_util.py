@@ -1,0 +1,92 @@
+"""Small vectorised helpers shared by the top-N recommenders (sparse pruning, splits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from reelmine.errors import DataError
+
+
+def row_ids(m: sp.csr_matrix) -> np.ndarray:
+    """Row index of every stored entry of a CSR matrix, shape ``(nnz,)``."""
+    return np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+
+
+def rank_in_row(m: sp.csr_matrix, key: np.ndarray, *, descending: bool = True) -> np.ndarray:
+    """Position (0 = first) of each stored entry within its row when sorted by ``key``.
+
+    Ties break on column index so the result is deterministic.
+    """
+    rows = row_ids(m)
+    k = -key if descending else key
+    order = np.lexsort((m.indices, k, rows))
+    rank = np.empty(m.nnz, dtype=np.int64)
+    rank[order] = np.arange(m.nnz) - m.indptr[rows[order]]
+    return rank
+
+
+def prune_top_k(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest stored entries of every row (all of them when a row has fewer)."""
+    m = sp.csr_matrix(m)
+    m.eliminate_zeros()
+    if k <= 0:
+        return sp.csr_matrix(m.shape, dtype=m.dtype)
+    keep = rank_in_row(m, m.data) < k
+    rows = row_ids(m)[keep]
+    out = sp.csr_matrix((m.data[keep], (rows, m.indices[keep])), shape=m.shape, dtype=m.dtype)
+    out.sort_indices()
+    return out
+
+
+def holdout_last(
+    interactions: sp.csr_matrix,
+    times: sp.csr_matrix | None,
+    fraction: float,
+    *,
+    random_state: int | None = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Split each user's interactions: the last ``ceil(fraction * n_u)`` (by time) held out.
+
+    ``times`` must have the same sparsity pattern as ``interactions``; without it the order
+    within each user is random (seeded). A user always keeps at least one training interaction.
+    Returns ``(train, holdout)`` with the shape of ``interactions``.
+    """
+    X = sp.csr_matrix(interactions)
+    X.sort_indices()
+    if times is not None:
+        T = sp.csr_matrix(times)
+        T.sort_indices()
+        if T.nnz != X.nnz or not np.array_equal(T.indices, X.indices):
+            raise DataError("times must have the same sparsity pattern as interactions")
+        key = T.data.astype(np.float64)
+    else:
+        key = np.random.default_rng(random_state).random(X.nnz)
+    n_u = np.diff(X.indptr)
+    n_out = np.minimum(np.ceil(fraction * n_u).astype(np.int64), np.maximum(n_u - 1, 0))
+    rank_from_end = rank_in_row(X, key, descending=True)  # 0 = most recent
+    test = rank_from_end < np.repeat(n_out, n_u)
+    rows = row_ids(X)
+
+    def pick(mask: np.ndarray) -> sp.csr_matrix:
+        out = sp.csr_matrix(
+            (X.data[mask], (rows[mask], X.indices[mask])), shape=X.shape, dtype=X.dtype
+        )
+        out.sort_indices()
+        return out
+
+    return pick(~test), pick(test)
+
+
+def l2_normalize_rows(a: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit Euclidean norm (zero rows stay zero)."""
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.maximum(norms, 1e-12)
+
+
+def fold_in_rows(rows: sp.spmatrix | np.ndarray, n_items: int) -> sp.csr_matrix:
+    """Validate fresh interaction rows (n, n_items) used for fold-in scoring."""
+    m = sp.csr_matrix(rows, dtype=np.float32)
+    if m.shape[1] != n_items:
+        raise DataError(f"fold-in rows have {m.shape[1]} columns, the model knows {n_items} items")
+    return m
