@@ -53,6 +53,7 @@ def _register() -> None:
 
 # Faces registered in this order; each module exposes register(app).
 _OPTIONAL_FACES: list[str] = [
+    "data",
     "demo",
     "simulate",
     "recommend",
