@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from reelmine.api.app import create_app
 from reelmine.api.auth import SESSION_COOKIE
-from reelmine.dashboard.registry import PAGES
+from reelmine.dashboard.registry import PAGES, Chart, Page
 from reelmine.settings import Settings
 from tests.api import demo
 from tests.api.conftest import bearer
@@ -67,11 +67,21 @@ def test_every_page_renders_for_analyst(
 
 
 def test_pages_without_their_capability_say_what_is_missing(
-    client: TestClient, keys: dict[str, str]
+    app_settings: Settings, keys: dict[str, str]
 ) -> None:
+    # A page whose capability is not installed (every real capability may have landed).
+    future = Page(
+        "future",
+        "Future",
+        "A capability that has not landed.",
+        (Chart(id="c", title="C", endpoint="/v1/analytics/future/c", kind="bar"),),
+        requires=("reelmine.service.future_capability",),
+        missing="Needs reelmine.service.future_capability.",
+    )
+    client = TestClient(create_app(app_settings, pages=[*PAGES, future]), follow_redirects=False)
     login(client, keys["admin"])
-    r = client.get("/dashboard/content")
-    assert 'data-missing="true"' in r.text and "reelmine.service.content" in r.text
+    r = client.get("/dashboard/future")
+    assert 'data-missing="true"' in r.text and "reelmine.service.future_capability" in r.text
     assert 'class="chart"' not in r.text  # no empty charts
     r = client.get("/dashboard/service")
     assert "data-missing" not in r.text

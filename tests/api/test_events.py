@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,38 +16,10 @@ from tests.api.conftest import bearer
 ingest_service = pytest.importorskip("reelmine.service.ingest")
 
 
-def ingest_rows_reference(settings: Settings, table: str, rows: list[dict[str, Any]]) -> Any:
-    """The service function the route calls (proposed for reelmine.service.ingest).
-
-    JSON values are turned into text, as if read from a CSV file, so a row with a bad value is
-    quarantined by the same checks as a file row instead of failing the whole batch.
-    """
-    from reelmine.data.ingest import ingest_tables
-    from reelmine.data.pseudonym import Pseudonymiser
-    from reelmine.data.warehouse import Warehouse
-
-    def text(v: Any) -> str | None:
-        if v is None:
-            return None
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, list):
-            return "|".join(str(x) for x in v)
-        return str(v)
-
-    cols = sorted(set().union(*rows))
-    arrow = pa.table({c: pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols})
-    ps = Pseudonymiser.from_settings(settings)
-    with Warehouse.open(settings) as wh:
-        return ingest_tables(wh, {table: arrow}, ps, batch_rows=settings.batch_rows)
-
-
 @pytest.fixture
 def events_client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, str, Settings]]:
-    if not hasattr(ingest_service, "ingest_rows"):
-        monkeypatch.setattr(ingest_service, "ingest_rows", ingest_rows_reference, raising=False)
     settings = Settings(artifacts=tmp_path, db=tmp_path / "w.duckdb", secret="s" * 32)
     key, _ = KeyStore(tmp_path).create("service")
     with TestClient(create_app(settings)) as c:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -38,15 +40,22 @@ def test_recommendations_503_says_what_to_run(client: TestClient, keys: dict[str
     for path in ("/v1/users/u1/recommendations?k=5", "/v1/users/u1/rows", "/v1/titles/t1/similar"):
         r = client.get(path, headers=bearer(keys["service"]))
         assert r.status_code == 503
-        assert "no model trained yet; run `reelmine recommend train`" in r.json()["detail"]
+        assert "model trained yet; run `reelmine recommend train`" in r.json()["detail"]
 
 
-def test_erasure_is_admin_only_and_not_available_yet(
-    client: TestClient, keys: dict[str, str]
+def test_erasure_is_admin_only_and_needs_the_key(
+    client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     assert client.delete("/v1/users/u1", headers=bearer(keys["analyst"])).status_code == 403
+    # Without the pseudonymisation key nothing can be looked up: a configuration error that
+    # says what to set, not a silent success.
+    monkeypatch.setattr(
+        client.app.state,
+        "settings",
+        dataclasses.replace(client.app.state.settings, key_file=tmp_path / "none.key"),
+    )
     r = client.delete("/v1/users/u1", headers=bearer(keys["admin"]))
-    assert r.status_code == 503 and "erasure is not available yet" in r.json()["detail"]
+    assert r.status_code == 500 and "REELMINE_SECRET" in r.json()["detail"]
 
 
 def test_events_field_errors(client: TestClient, keys: dict[str, str]) -> None:

@@ -126,6 +126,17 @@ class EventBatch(BaseModel):
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
 
 
+class LiveFlag(BaseModel):
+    """A fraud flag raised by the live check of an arriving event."""
+
+    user_id: str = Field(description="The member's raw ID, as sent.")
+    type: str
+    score: float
+    window_start: str
+    window_end: str
+    evidence: str
+
+
 class IngestResult(BaseModel):
     """Outcome of an ingestion batch."""
 
@@ -134,6 +145,10 @@ class IngestResult(BaseModel):
     quarantined: int
     reasons: dict[str, int] = Field(
         default_factory=dict, description="Quarantine reasons, counted."
+    )
+    flags: list[LiveFlag] = Field(
+        default_factory=list,
+        description="Live fraud checks (plays and logins): concurrency, travel, stuffing.",
     )
 
 

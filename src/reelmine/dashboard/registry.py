@@ -80,6 +80,10 @@ def _c(id_: str, title: str, endpoint: str, kind: ChartKind, description: str = 
 
 A = "/v1/analytics"
 
+Q = f"{A}/quality"
+X = f"{A}/experiments"
+INTERFACE = "reelmine.service.interface"  # funnels, row x position, search (issue 8): not yet
+
 PAGES: list[Page] = [
     Page(
         "overview",
@@ -90,6 +94,7 @@ PAGES: list[Page] = [
             _c("hours", "Hours viewed per day", f"{A}/overview/hours", "line"),
             _c("top-titles", "Top titles by hours viewed", f"{A}/overview/top-titles", "hbar"),
             _c("top-genres", "Top genres by hours viewed", f"{A}/overview/top-genres", "bar"),
+            _c("warehouse", "Warehouse tables", f"{A}/overview/warehouse", "table"),
         ),
         requires=("overview",),
         missing="Needs the warehouse aggregates (reelmine.service.overview) and ingested plays.",
@@ -119,11 +124,15 @@ PAGES: list[Page] = [
     Page(
         "content",
         "Content",
-        "Which titles earn their cost: completion, hours per title, genre trends.",
+        "Which titles earn their cost: genre trends, scorecard, completion, trending, search gaps.",
         (
+            _c("genre-trend", "Hours by genre per week", f"{A}/content/genre-trend", "stacked"),
             _c("completion", "Completion rate by title", f"{A}/content/completion", "hbar"),
-            _c("genre-trend", "Hours by genre over time", f"{A}/content/genre-trend", "stacked"),
-            _c("value", "Hours per unit of cost", f"{A}/content/value", "hbar"),
+            _c("value", "Cost per view (lowest first)", f"{A}/content/value", "hbar"),
+            _c("scorecard", "Title scorecard", f"{A}/content/scorecard", "table"),
+            _c("performers", "Over- and under-performers", f"{A}/content/performers", "table"),
+            _c("trending", "Trending shows", f"{A}/content/trending", "table"),
+            _c("search-gaps", "Search gaps", f"{A}/content/search-gaps", "table"),
         ),
         requires=("content",),
         missing="Needs the content-insights capability (reelmine.service.content).",
@@ -131,11 +140,14 @@ PAGES: list[Page] = [
     Page(
         "audience",
         "Audience & markets",
-        "Members and viewing by country, plan and device; growth and churn by market.",
+        "Members by country and plan, growth, cohort retention, regional taste, opportunities.",
         (
             _c("by-country", "Active members by country", f"{A}/market/by-country", "country"),
-            _c("plans", "Members by plan over time", f"{A}/market/plans", "stacked"),
-            _c("devices", "Hours by device type and hour of day", f"{A}/market/devices", "heatmap"),
+            _c("growth", "Members per week by country", f"{A}/market/growth", "line"),
+            _c("plans", "Members by plan and country", f"{A}/market/plans", "stacked"),
+            _c("retention", "Cohort retention", f"{A}/market/retention", "heatmap"),
+            _c("taste", "Genre lift by country", f"{A}/market/taste", "heatmap"),
+            _c("opportunities", "Content opportunities", f"{A}/market/opportunities", "table"),
         ),
         requires=("market",),
         missing="Needs the audience & markets capability (reelmine.service.market).",
@@ -143,11 +155,25 @@ PAGES: list[Page] = [
     Page(
         "quality",
         "Streaming quality",
-        "Startup delay, rebuffering and errors by CDN, ISP and device; incident root causes.",
+        "Play delay, rebuffering and errors with detected incidents, their root causes, "
+        "and quantile comparisons between app versions.",
         (
-            _c("startup", "Startup delay p50/p95 per day", f"{A}/quality/startup", "line"),
-            _c("rebuffer", "Rebuffer ratio by CDN and ISP", f"{A}/quality/rebuffer", "heatmap"),
-            _c("errors", "Playback errors by code", f"{A}/quality/errors", "bar"),
+            _c(
+                "rebuffer-series",
+                "Rebuffer ratio per hour (incidents shaded)",
+                f"{Q}/metrics?metric=rebuffer_ratio",
+                "line",
+            ),
+            _c("startup", "Play delay p95 per hour (incidents shaded)", f"{Q}/metrics", "line"),
+            _c("rebuffer", "Rebuffer ratio by CDN and ISP", f"{Q}/heatmap", "heatmap"),
+            _c("incidents", "Rebuffer incidents", f"{Q}/incidents?metric=rebuffer_ratio", "table"),
+            _c(
+                "root-cause",
+                "Root causes of the most severe rebuffer incident",
+                f"{Q}/root-cause?metric=rebuffer_ratio",
+                "table",
+            ),
+            _c("compare", "Play delay: app version B minus A", f"{Q}/compare", "interval"),
         ),
         requires=("quality",),
         missing="Needs the streaming-quality capability (reelmine.service.quality).",
@@ -155,21 +181,38 @@ PAGES: list[Page] = [
     Page(
         "fraud",
         "Fraud & security",
-        "Account sharing, credential stuffing and impossible travel, as aggregates.",
+        "Account sharing, credential stuffing and impossible travel, as aggregates "
+        "(per-account flags are admin-only, through the API).",
         (
-            _c("signals", "Flagged accounts per day by signal", f"{A}/fraud/signals", "stacked"),
-            _c("countries", "Failed logins by country", f"{A}/fraud/countries", "country"),
+            _c("signals", "Flags per day by type", f"{A}/fraud/signals", "stacked"),
+            _c("types", "Flags and accounts by type", f"{A}/fraud/types", "bar"),
+            _c("scores", "Flag summary by type", f"{A}/fraud/scores", "table"),
         ),
         requires=("fraud",),
-        missing="Needs the fraud capability (reelmine.service.fraud).",
+        missing="Needs the fraud capability (reelmine.service.fraud) and `reelmine fraud scan`.",
     ),
     Page(
         "experiments",
         "Experiments",
-        "A/B test readouts: effect sizes with confidence intervals, sequential monitoring.",
+        "A/B test readouts: lifts with confidence intervals, sample-ratio checks, decisions.",
         (
-            _c("effects", "Effect by experiment and metric", f"{A}/experiments/effects", "bar"),
-            _c("funnel", "Browse-to-play funnel by variant", f"{A}/experiments/funnel", "funnel"),
+            _c("effects", "Hours viewed: lift vs control", f"{X}/intervals", "interval"),
+            _c("srm", "Sample-ratio check and primary decision", f"{X}/srm", "table"),
+            _c("variants", "Members per variant", f"{X}/variants", "stacked"),
+            Chart(
+                id="funnel",
+                title="Browse-to-play funnel by variant",
+                endpoint=f"{X}/funnel",
+                kind="funnel",
+                requires=(INTERFACE,),
+            ),
+            Chart(
+                id="positions",
+                title="Click-through by row and position",
+                endpoint=f"{X}/positions",
+                kind="heatmap",
+                requires=(INTERFACE,),
+            ),
         ),
         requires=("experiments",),
         missing="Needs the experiments service (reelmine.service.experiments).",
@@ -177,10 +220,15 @@ PAGES: list[Page] = [
     Page(
         "marketing",
         "Marketing",
-        "Campaign uplift, churn risk and customer value.",
+        "Segments, churn risk and its reasons, campaign uplift (Qini) and customer value.",
         (
-            _c("uplift", "Uplift by campaign", f"{A}/marketing/uplift", "bar"),
+            _c("segments", "Segment sizes", f"{A}/marketing/segments", "bar"),
+            _c("profiles", "Segment profiles", f"{A}/marketing/segment-profiles", "table"),
             _c("churn", "Churn risk distribution", f"{A}/marketing/churn", "bar"),
+            _c("reasons", "Why members are at risk", f"{A}/marketing/churn-reasons", "hbar"),
+            _c("qini", "Qini curve", f"{A}/marketing/qini", "line"),
+            _c("uplift", "Uplift by group", f"{A}/marketing/uplift", "bar"),
+            _c("ltv", "Expected value by plan", f"{A}/marketing/ltv", "bar"),
         ),
         requires=("marketing",),
         missing="Needs the marketing capability (reelmine.service.marketing).",

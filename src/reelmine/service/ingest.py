@@ -8,8 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from reelmine.data.ingest import IngestSummary, Progress, ingest_folder, parse_rating_scale
+import pyarrow as pa
+
+from reelmine.data.ingest import (
+    IngestSummary,
+    Progress,
+    ingest_folder,
+    ingest_tables,
+    parse_rating_scale,
+)
 from reelmine.data.pseudonym import Pseudonymiser, load_key
 from reelmine.data.readers import read_id_file
 from reelmine.data.schema import TABLES
@@ -155,3 +164,58 @@ def pseudonyms(
         raise DataError("give at least one raw ID (arguments or --file)")
     ps = Pseudonymiser.from_settings(settings)
     return list(zip(ids, ps.pseudonymise_ids(ids, domain), strict=True))
+
+
+def ingest_rows(settings: Settings, table: str, rows: list[dict[str, Any]]) -> IngestSummary:
+    """Ingest a JSON batch of rows for one contract table (``POST /v1/events/{table}``).
+
+    Values are turned into text, as if read from a CSV file, so a row with a bad value is
+    quarantined by the same checks as a file row instead of failing the whole batch; lists
+    (genres) are joined with ``|`` like CSV cells.
+    """
+    if table not in TABLES:
+        raise DataError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
+
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return "|".join(str(x) for x in value)
+        return str(value)
+
+    columns = sorted(set().union(*rows)) if rows else []
+    arrow = pa.table({c: pa.array([text(r.get(c)) for r in rows], pa.string()) for c in columns})
+    ps = Pseudonymiser.from_settings(settings)
+    with Warehouse.open(settings) as wh:
+        return ingest_tables(wh, {table: arrow}, ps, batch_rows=settings.batch_rows)
+
+
+def pseudonymise_events(
+    settings: Settings, table: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The rows as the warehouse would store their identifiers: member and device pseudonyms,
+    keyed IP hashes (``ip_hash``, ``ip_net_hash``) in place of raw addresses; for live checks."""
+    ps = Pseudonymiser.from_settings(settings)
+    spec = TABLES[table]
+    out = [dict(r) for r in rows]
+    for col in spec.columns:
+        if col.pseudonymise:
+            values = [None if r.get(col.name) is None else str(r[col.name]) for r in rows]
+            mapped = ps.pseudonymise(pa.array(values, pa.string()), col.name).to_pylist()
+            for r, v in zip(out, mapped, strict=True):
+                r[col.name] = v
+        elif col.ip:
+            values = [None if r.get(col.name) is None else str(r[col.name]) for r in rows]
+            m = ps.ip_mapping(pa.array(values, pa.string()), col.name)
+            pairs = zip(m["hash"].to_pylist(), m["net_hash"].to_pylist(), strict=True)
+            lookup = dict(zip(m["raw"].to_pylist(), pairs, strict=True))
+            for r, v in zip(out, values, strict=True):
+                h, n = lookup.get(v, (None, None))
+                r.pop(col.name, None)
+                r[col.name + "_hash"], r[col.name + "_net_hash"] = h, n
+        elif col.pii:
+            for r in out:
+                r.pop(col.name, None)
+    return out

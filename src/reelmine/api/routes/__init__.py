@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from reelmine.api.routes import events, health, keys, service, titles, users
+from reelmine.api.routes import (
+    content,
+    events,
+    experiments,
+    fraud,
+    health,
+    keys,
+    market,
+    marketing,
+    overview,
+    quality,
+    service,
+    titles,
+    users,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -18,4 +32,12 @@ ROUTERS: list[APIRouter] = [
     titles.router,
     events.router,
     service.router,
+    overview.router,
+    quality.router,
+    experiments.router,
+    content.router,
+    market.router,
+    fraud.analytics,
+    fraud.admin,
+    marketing.router,
 ]

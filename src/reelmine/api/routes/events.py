@@ -2,7 +2,10 @@
 
 Rows go through the same validation and pseudonymisation as files, via
 ``reelmine.service.ingest.ingest_rows(settings, table, rows)`` (returning an
-``IngestSummary``); the answer counts accepted and quarantined rows. The endpoint is a plain
+``IngestSummary``); the answer counts accepted and quarantined rows. Plays and logins also go
+through the live fraud checks (``reelmine.fraud.live``: concurrency over the plan, impossible
+travel, credential stuffing), whose per-account state lives with the app; any flag raised is in
+the answer, with the member's raw ID as sent. The endpoint is a plain
 ``def``: FastAPI runs it in the thread pool, so the DuckDB write never blocks the event loop.
 """
 
@@ -16,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from reelmine.api import capabilities
 from reelmine.api.auth import require
 from reelmine.api.errors import Unavailable
-from reelmine.api.models import ErrorBody, EventBatch, IngestResult
+from reelmine.api.models import ErrorBody, EventBatch, IngestResult, LiveFlag
 from reelmine.data.schema import TABLES
 from reelmine.errors import DataError, NotFoundError
 
@@ -63,13 +66,50 @@ def ingest_events(
     """Validate, pseudonymise and store ``rows``; invalid rows are quarantined, not dropped."""
     check_columns(table, body.rows)
     fn = _ingest_function()
-    summary = fn(request.app.state.settings, table, body.rows)
+    settings = request.app.state.settings
+    summary = fn(settings, table, body.rows)
+    flags = live_flags(request, table, body.rows) if table in ("plays", "logins") else []
     return IngestResult(
         table=table,
         accepted=int(summary.loaded.get(table, 0)),
         quarantined=int(summary.quarantined.get(table, 0)),
         reasons={str(k): int(v) for k, v in summary.reasons.items()},
+        flags=flags,
     )
+
+
+def live_flags(request: Request, table: str, rows: list[dict[str, Any]]) -> list[LiveFlag]:
+    """Run the streaming fraud checks on each event of the batch (after pseudonymisation:
+    the checker's state is keyed like the warehouse)."""
+    if not capabilities.available("fraud"):
+        return []
+    from reelmine.service.fraud import live_checker
+    from reelmine.service.ingest import pseudonymise_events
+
+    state = request.app.state
+    if getattr(state, "live_checker", None) is None:
+        state.live_checker = live_checker(state.settings)
+    checker = state.live_checker
+    stored = pseudonymise_events(state.settings, table, rows)
+    check = checker.check_play if table == "plays" else checker.check_login
+    out: list[LiveFlag] = []
+    for raw, event in zip(rows, stored, strict=True):  # each event is checked as it arrives
+        try:
+            raised = check(event)
+        except DataError:
+            continue  # a malformed event is quarantined by ingestion; nothing to check
+        out += [
+            LiveFlag(
+                user_id=str(raw.get("user_id")),
+                type=f.type,
+                score=float(f.score),
+                window_start=f.window_start.isoformat(),
+                window_end=f.window_end.isoformat(),
+                evidence=f.evidence,
+            )
+            for f in raised
+        ]
+    return out
 
 
 def _ingest_function() -> Callable[..., Any]:

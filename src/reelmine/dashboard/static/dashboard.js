@@ -1,5 +1,7 @@
 /* reelmine dashboard: draws every <figure class="chart"> from its JSON endpoint.
- * Each endpoint answers ChartData {kind, title, x, series[{name,data}], y, cells, unit, note}.
+ * Each endpoint answers ChartData {kind, title, x, series[{name,data}], y, cells, columns, rows,
+ * bands, unit, note}. Kinds: line (bands shaded), bar, stacked, hbar, country, heatmap, funnel,
+ * interval (estimate with low..high whiskers) and table (plain DOM).
  * The page's filters (start, end, country) in the address bar are passed to every endpoint.
  * After drawing, a figure gets data-state = drawn | empty | error and data-points = N, which
  * the browser tests check. */
@@ -23,6 +25,8 @@
 
   function countPoints(d) {
     if (d.kind === "heatmap") { return d.cells.length; }
+    if (d.kind === "table") { return (d.rows || []).length; }
+    if (d.kind === "interval") { return d.series.length ? d.series[0].data.filter(function (v) { return v !== null; }).length : 0; }
     var n = 0;
     d.series.forEach(function (s) { s.data.forEach(function (v) { if (v !== null) { n += 1; } }); });
     return n;
@@ -43,6 +47,12 @@
       base.xAxis = { type: "category", data: d.x, boundaryGap: false };
       base.yAxis = { type: "value", name: axisName(d), nameTextStyle: NAME_STYLE };
       base.series = series.map(function (s) { s.type = "line"; s.showSymbol = d.x.length < 40; return s; });
+      // Shaded windows (detected incidents) on the first series.
+      if ((d.bands || []).length && base.series.length) {
+        base.series[0].markArea = { silent: false, itemStyle: { color: "rgba(220, 50, 47, 0.15)" },
+          label: { show: false },
+          data: d.bands.map(function (b) { return [{ xAxis: b.start, name: b.label }, { xAxis: b.end }]; }) };
+      }
     } else if (d.kind === "bar" || d.kind === "stacked") {
       base.xAxis = { type: "category", data: d.x, axisLabel: { interval: 0, rotate: d.x.length > 6 ? 30 : 0 } };
       base.yAxis = { type: "value", name: axisName(d), nameTextStyle: NAME_STYLE };
@@ -71,6 +81,24 @@
         inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } };
       base.legend = { show: false };
       base.series = [{ name: d.title, type: "heatmap", data: d.cells, label: { show: d.cells.length <= 60 } }];
+    } else if (d.kind === "interval") {
+      // Estimate with its interval per category: a flat box at the estimate, whiskers low..high.
+      var get = function (name) {
+        var f = d.series.filter(function (s) { return s.name === name; })[0];
+        return f ? f.data : [];
+      };
+      var est = get("estimate"), lo = get("low"), hi = get("high");
+      base.tooltip = { trigger: "item" };
+      base.legend = { show: false };
+      base.xAxis = { type: "category", data: d.x, axisLabel: { interval: 0, rotate: d.x.length > 5 ? 30 : 0 } };
+      base.yAxis = { type: "value", name: axisName(d), nameTextStyle: NAME_STYLE };
+      base.series = [
+        { name: "interval", type: "boxplot", boxWidth: [4, 14],
+          data: d.x.map(function (_, i) { return [lo[i], est[i], est[i], est[i], hi[i]]; }),
+          markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#888" },
+            data: [{ yAxis: 0 }] } },
+        { name: "estimate", type: "scatter", symbolSize: 9, data: est }
+      ];
     } else if (d.kind === "funnel") {
       base.legend = { top: 0 };
       // One funnel per series, side by side, each titled with its series name.
@@ -92,6 +120,47 @@
   }
 
   function note(fig, text) { fig.querySelector(".chart-note").textContent = text; }
+
+  function cellText(v) {
+    if (v === null || v === undefined) { return ""; }
+    if (typeof v === "number" && !Number.isInteger(v)) { return String(Math.round(v * 10000) / 10000); }
+    return String(v);
+  }
+
+  // Tables are plain DOM (textContent only, never HTML from the server).
+  function drawTable(fig, d) {
+    var plot = fig.querySelector(".plot");
+    plot.style.overflow = "auto";
+    var table = document.createElement("table");
+    table.className = "data";
+    table.style.borderCollapse = "collapse";
+    table.style.fontSize = ".85rem";
+    table.style.width = "100%";
+    var head = table.createTHead().insertRow();
+    d.columns.forEach(function (c) {
+      var th = document.createElement("th");
+      th.textContent = c;
+      th.style.textAlign = "left";
+      th.style.borderBottom = "1px solid #ccc";
+      th.style.padding = "2px 6px";
+      th.style.position = "sticky";
+      th.style.top = "0";
+      th.style.background = "#fff";
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    d.rows.forEach(function (r) {
+      var tr = body.insertRow();
+      r.forEach(function (v) {
+        var td = tr.insertCell();
+        td.textContent = cellText(v);
+        td.style.padding = "2px 6px";
+        td.style.borderBottom = "1px solid #eee";
+        if (typeof v === "number") { td.style.textAlign = "right"; }
+      });
+    });
+    plot.appendChild(table);
+  }
 
   function draw(fig, qs) {
     var endpoint = withQuery(fig.dataset.endpoint, qs);
@@ -115,7 +184,13 @@
         fig.dataset.points = String(n);
         if (n === 0) {
           fig.dataset.state = "empty";
-          note(fig, "No data for these filters.");
+          note(fig, d.note ? d.note : "No data for these filters.");
+          return;
+        }
+        if (d.kind === "table") {
+          drawTable(fig, d);
+          fig.dataset.state = "drawn";
+          note(fig, d.note || "");
           return;
         }
         var chart = echarts.init(fig.querySelector(".plot"), null, { renderer: "canvas" });
