@@ -61,6 +61,7 @@ _OPTIONAL_FACES: list[str] = [
     "experiments",
     "quality",
     "fraud",
+    "marketing",
     "privacy",
 ]
 
