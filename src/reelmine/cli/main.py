@@ -60,6 +60,8 @@ _OPTIONAL_FACES: list[str] = [
     "serve",
     "experiments",
     "quality",
+    "content",
+    "market",
     "fraud",
     "marketing",
     "privacy",
