@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,9 @@ def test_marketing_cli(warehouse: Path) -> None:
     probs = [float(r["churn_probability"]) for r in rows]
     assert all(0 <= p <= 1 for p in probs) and probs == sorted(probs, reverse=True)
     # IDs are pseudonyms, never the simulator's raw u000123 identifiers.
-    assert not any(r["user_id"].startswith("u0") for r in rows)
+    # (a pseudonym is 16 base64url characters and may itself start with "u0").
+    assert not any(re.fullmatch(r"u\d{6}", r["user_id"]) for r in rows)
+    assert all(len(r["user_id"]) == 16 for r in rows)
     assert len({r["user_id"] for r in rows}) == len(rows)
 
     seg = runner.invoke(app, ["segments", "--as-of", "2026-03-05", "--k", "3", "--format", "json"])

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReelmineError as exc:
         if context.debug_enabled():
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
     return 0
 
