@@ -34,11 +34,14 @@ def test_churn_histogram_and_reasons(sim_client: TestClient, keys: dict[str, str
     ch = sim_client.get(f"{K}/churn?bins=5", headers=h).json()
     assert ch["kind"] == "bar" and ch["x"][0] == "0%-20%" and len(ch["x"]) == 5
     seg = sim_client.get(f"{K}/segments", headers=h).json()
-    assert sum(ch["members"]) == sum(seg["members"])  # every active member scored once
+    # Every active member is scored once; the release gate hides bins of fewer than k members
+    # (empty ones included) and one complementary bin, so released bins sum to at most that.
+    released = sum(m or 0 for m in ch["members"])
+    assert 0.9 * sum(seg["members"]) <= released <= sum(seg["members"])
     why = sim_client.get(f"{K}/churn-reasons?min_risk=0", headers=h).json()
     assert why["kind"] == "hbar" and why["x"]
     counts = why["series"][0]["data"]
-    assert counts == sorted(counts, reverse=True) and counts[0] <= sum(ch["members"])
+    assert counts == sorted(counts, reverse=True) and counts[0] <= sum(seg["members"])
     assert all(x.startswith(("high ", "low ")) for x in why["x"])
 
 

@@ -88,8 +88,9 @@ def test_top_genres_and_summary(sim_client: TestClient, keys: dict[str, str]) ->
     assert s["rows"]["users"] == SIM_USERS and s["rows"]["plays"] > 1000
     assert s["first"] < s["last"]
     w = sim_client.get(f"{OV}/warehouse", headers=h).json()
-    assert w["kind"] == "table" and w["columns"] == ["table", "rows"]
-    assert ["users", SIM_USERS] in w["rows"]
+    assert w["kind"] == "table"
+    assert w["columns"] == ["table", "rows", "members", "suppressed", "suppression"]
+    assert ["users", SIM_USERS, SIM_USERS, False, None] in w["rows"]
 
 
 def test_bad_filters_are_field_errors(sim_client: TestClient, keys: dict[str, str]) -> None:

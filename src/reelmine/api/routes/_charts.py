@@ -1,7 +1,13 @@
-"""Helpers the analytics routers share: the warehouse dependency, filter conversion, and
-turning Arrow tables from the service layer into :class:`~reelmine.api.models.ChartData`.
+"""Helpers the analytics routers share: the warehouse dependency, filter conversion, the
+privacy release gate, and turning Arrow tables from the service layer into
+:class:`~reelmine.api.models.ChartData`.
 
-Only shape conversion lives here; every number comes from a :mod:`reelmine.service` function.
+Only shape conversion and gating live here; every number comes from a :mod:`reelmine.service`
+function. Every aggregate an analytics route answers passes :func:`gate_table` (a service
+table) or :func:`gate_chart` (a chart built from per-category counts): cells describing fewer
+than ``settings.min_group_size`` distinct members are suppressed, with complementary
+suppression, and the caller's key is written to the audit log. Admins get the same gated
+answers: the gate protects data leaving the system, whoever asks.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from fastapi import Request
 from reelmine.api import capabilities
 from reelmine.api.errors import Unavailable
 from reelmine.api.models import Cell, ChartData, ChartKind, ErrorBody, Filters, Series
+from reelmine.errors import PrivacyError
+from reelmine.privacy.gate import MEMBERS, REASON, SUPPRESSED
+from reelmine.service import privacy
 from reelmine.settings import Settings
 
 # Error answers every analytics router documents.
@@ -116,6 +125,113 @@ def day_after(d: date | None) -> datetime | None:
     return None if d is None else datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC)
 
 
+def actor(request: Request) -> privacy.Actor:
+    """The caller as a privacy :class:`~reelmine.service.privacy.Actor` (from the auth
+    dependency's ``request.state.principal``); refuses when no key was checked."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # fail closed: an aggregate never leaves without a known caller
+        raise PrivacyError(f"refused: {request.url.path} answered without an authenticated key")
+    return privacy.Actor(principal.key_id, principal.role)
+
+
+def gate_table(
+    request: Request,
+    settings: Settings,
+    table: pa.Table,
+    *,
+    group_by: Sequence[str],
+    members: str = MEMBERS,
+    totals: bool = True,
+    labels: Sequence[str] = (),
+    hide: Sequence[str] = (),
+) -> pa.Table:
+    """Release a service table through the privacy gate for this request.
+
+    Parameters
+    ----------
+    group_by : the columns that identify a cell (kept in suppressed rows).
+    members : the distinct-members column (or the closest count the service gives).
+    totals : complementary suppression (see :func:`reelmine.privacy.gate.release`).
+    labels : descriptive columns of the cell (e.g. a title's name next to its id): restored
+        in suppressed rows, but not used to form lines for complementary suppression.
+    hide : group-by columns whose values are free text that may itself identify a member
+        (e.g. a search query): replaced by ``"(suppressed)"`` in suppressed rows.
+
+    Returns
+    -------
+    The gated table with ``suppressed`` (bool) and ``suppression`` (reason) columns.
+    """
+    out = privacy.gate(
+        settings,
+        table,
+        group_by=list(group_by),
+        actor=actor(request),
+        what=request.url.path,
+        members=members,
+        totals=totals,
+    )
+    mask = out[SUPPRESSED]
+    for name in labels:
+        if name in table.column_names and name not in group_by:
+            idx = out.column_names.index(name)
+            out = out.set_column(idx, name, table[name])
+    for name in hide:
+        if name in out.column_names:
+            idx = out.column_names.index(name)
+            col = pc.cast(out[name], pa.string())
+            out = out.set_column(idx, name, pc.if_else(mask, pa.scalar("(suppressed)"), col))
+    return out
+
+
+def n_suppressed(table: pa.Table) -> int:
+    """Suppressed cells of a gated table (0 for an ungated one)."""
+    if SUPPRESSED not in table.column_names:
+        return 0
+    return int(pc.sum(pc.cast(table[SUPPRESSED], pa.int64())).as_py() or 0)
+
+
+def gate_chart(
+    request: Request, settings: Settings, chart: ChartData, *, totals: bool = True
+) -> ChartData:
+    """Gate a chart whose ``x`` categories are the cells and ``members`` their counts.
+
+    Suppressed categories keep their label; their series values and member count become
+    ``None`` (a gap, never zero) and ``chart.suppressed`` counts them.
+
+    Raises
+    ------
+    PrivacyError
+        When the chart has no member count per category (fail closed).
+    """
+    if len(chart.members) != len(chart.x):
+        raise PrivacyError(
+            f"refused: chart {chart.title!r} has {len(chart.members)} member counts for "
+            f"{len(chart.x)} categories; every released category needs one"
+        )
+    t = pa.table(
+        {
+            "x": pa.array(chart.x, pa.string()),
+            MEMBERS: pa.array([-1 if m is None else m for m in chart.members], pa.int64()),
+        }
+    )
+    # A category already without a count (None) was suppressed upstream; -1 keeps it so.
+    out = gate_table(request, settings, t, group_by=["x"], totals=totals)
+    mask = out[SUPPRESSED].to_pylist()
+    chart.members = [None if m else v for m, v in zip(mask, chart.members, strict=True)]
+    for s in chart.series:
+        s.data = [None if m else v for m, v in zip(mask, s.data, strict=True)]
+    chart.suppressed += sum(mask)
+    return chart
+
+
+def suppressed_note(chart: ChartData, k: int) -> ChartData:
+    """Append a sentence on suppressed groups to the chart's note (when any)."""
+    if chart.suppressed:
+        msg = f"{chart.suppressed} group(s) with fewer than {k} members suppressed (shown as gaps)."
+        chart.note = f"{chart.note} {msg}".strip()
+    return chart
+
+
 def cell(v: Any) -> Cell:
     """One JSON-safe table cell: NaN/inf become ``None``, times ISO strings, lists joined."""
     if v is None or isinstance(v, bool | int | str):
@@ -171,6 +287,9 @@ def table_chart(
 ) -> ChartData:
     """A ``table`` chart of some columns of ``table`` (all by default), first ``limit`` rows."""
     cols = [c for c in (columns or table.column_names) if c in table.column_names]
+    if SUPPRESSED in table.column_names:  # a gated table: always show which rows are hidden
+        cols += [c for c in (SUPPRESSED, REASON) if c not in cols]
+        suppressed = n_suppressed(table)
     t = table.select(cols)
     if limit is not None:
         t = t.slice(0, limit)
@@ -193,7 +312,7 @@ def series_chart(
     members: str | None = None,
 ) -> ChartData:
     """One series per entry of ``ys`` (series name -> column), categories from column ``x``."""
-    return ChartData(
+    chart = ChartData(
         kind=kind,
         title=title,
         x=[label(v) for v in table.column(x).to_pylist()],
@@ -201,7 +320,12 @@ def series_chart(
         unit=unit,
         note=note,
         members=counts(table, members),
+        suppressed=n_suppressed(table),
     )
+    if SUPPRESSED in table.column_names:  # gated: every category's count, None if hidden
+        hidden = table[SUPPRESSED].to_pylist()
+        chart.members = [None if h else m for h, m in zip(hidden, chart.members, strict=False)]
+    return chart
 
 
 def pivot_chart(
@@ -246,6 +370,7 @@ def pivot_chart(
         ],
         unit=unit,
         note=note,
+        suppressed=n_suppressed(table),
     )
 
 
@@ -269,7 +394,16 @@ def heatmap_chart(
         for a, b, v in zip(xl, yl, values(table, value), strict=True)
         if v is not None
     ]
-    return ChartData(kind="heatmap", title=title, x=xs, y=ys, cells=cells, unit=unit, note=note)
+    return ChartData(
+        kind="heatmap",
+        title=title,
+        x=xs,
+        y=ys,
+        cells=cells,
+        unit=unit,
+        note=note,
+        suppressed=n_suppressed(table),
+    )
 
 
 def filter_eq(table: pa.Table, column: str, value: str | None) -> pa.Table:

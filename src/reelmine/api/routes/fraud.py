@@ -3,7 +3,9 @@
 Flags name pseudonymised accounts and carry evidence (places, times): row-level personal
 data. So ``analyst`` keys get counts by type and day (with the number of distinct accounts),
 and only ``admin`` keys may list flags or an account's households. All from
-:mod:`reelmine.service.fraud`; flags come from the last ``reelmine fraud scan``.
+:mod:`reelmine.service.fraud`; flags come from the last ``reelmine fraud scan``. The aggregates
+pass the privacy release gate, counted in distinct flagged accounts; the admin-only row-level
+lists are deliberate member lists and are not gated.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
@@ -24,8 +26,11 @@ from reelmine.api.routes._charts import (
     RESPONSES,
     cell,
     filter_dates,
+    gate_chart,
+    gate_table,
     ignored,
     need,
+    suppressed_note,
     table_chart,
     warehouse_settings,
 )
@@ -84,6 +89,7 @@ def _types() -> list[str]:
 
 @analytics.get("/signals", response_model=ChartData, summary="Flags per day by type")
 def signals(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
@@ -97,22 +103,61 @@ def signals(
     xs = sorted({str(d) for d in days})
     count: Counter[tuple[str, str]] = Counter(zip(map(str, days), types, strict=True))
     accounts: dict[str, set[str]] = defaultdict(set)
-    for d, u in zip(days, users, strict=True):
+    cell_accounts: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for d, t, u in zip(days, types, users, strict=True):
         accounts[str(d)].add(u)
+        cell_accounts[(str(d), t)].add(u)
     present = [t for t in _types() if any(count[(x, t)] for x in xs)]
-    return ChartData(
+    # Cells (day, type) with their distinct accounts, and each day's total row (type null):
+    # complementary suppression keeps a hidden cell from the day's total.
+    keys = [(x, t) for x in xs for t in present if count[(x, t)]] + [(x, None) for x in xs]
+    g = gate_table(
+        request,
+        settings,
+        pa.table(
+            {
+                "day": pa.array([k[0] for k in keys], pa.string()),
+                "type": pa.array([k[1] for k in keys], pa.string()),
+                "members": pa.array(
+                    [
+                        len(accounts[x]) if t is None else len(cell_accounts[(x, t)])
+                        for x, t in keys
+                    ],
+                    pa.int64(),
+                ),
+            }
+        ),
+        group_by=["day", "type"],
+    )
+    hidden = {
+        (d, t)
+        for d, t, h in zip(
+            g["day"].to_pylist(), g["type"].to_pylist(), g["suppressed"].to_pylist(), strict=True
+        )
+        if h
+    }
+    chart = ChartData(
         kind="stacked",
         title="Flags per day by type",
         x=xs,
-        series=[Series(name=t, data=[float(count[(x, t)]) for x in xs]) for t in present],
-        members=[len(accounts[x]) for x in xs],
+        series=[
+            Series(
+                name=t,
+                data=[None if {(x, t), (x, None)} & hidden else float(count[(x, t)]) for x in xs],
+            )
+            for t in present
+        ],
+        members=[None if (x, None) in hidden else len(accounts[x]) for x in xs],
         unit="flags",
         note=ignored(filters, "country"),
+        suppressed=len(hidden),
     )
+    return suppressed_note(chart, settings.min_group_size)
 
 
 @analytics.get("/types", response_model=ChartData, summary="Flags and accounts per type")
 def types(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
@@ -121,7 +166,7 @@ def types(
     from reelmine.service.fraud import summarize
 
     s = summarize(_flags(settings, filters))
-    return ChartData(
+    chart = ChartData(
         kind="bar",
         title="Flags and accounts by type",
         x=[str(t) for t in s["type"].to_pylist()],
@@ -132,10 +177,12 @@ def types(
         members=[int(v) for v in s["accounts"].to_pylist()],
         note=ignored(filters, "country"),
     )
+    return suppressed_note(gate_chart(request, settings, chart), settings.min_group_size)
 
 
 @analytics.get("/scores", response_model=ChartData, summary="Score statistics per type")
 def scores(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
@@ -143,11 +190,14 @@ def scores(
     need("fraud")
     from reelmine.service.fraud import summarize
 
-    return table_chart(
-        "Flag summary by type",
+    t = gate_table(
+        request,
+        settings,
         summarize(_flags(settings, filters)),
-        note=ignored(filters, "country"),
+        group_by=["type"],
+        members="accounts",
     )
+    return table_chart("Flag summary by type", t, note=ignored(filters, "country"))
 
 
 # -- admin only: row-level --------------------------------------------------------------------

@@ -3,7 +3,9 @@ value, as aggregates only, from :mod:`reelmine.service.marketing`.
 
 Per-member scores are row-level personal data, so analysts see distributions (members per risk
 band, reasons counted) and per-group averages; models are fitted once per warehouse version
-(:func:`~reelmine.api.routes._charts.cached`) because a fit takes seconds.
+(:func:`~reelmine.api.routes._charts.cached`) because a fit takes seconds. Every chart passes
+the privacy release gate after the cache (a segment, band, reason, plan or group with fewer than
+``min_group_size`` members is a gap); the Qini curve is gated by the members each step adds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from reelmine.api.auth import require
 from reelmine.api.errors import Unavailable
@@ -24,8 +26,11 @@ from reelmine.api.models import ChartData, Filters, Series
 from reelmine.api.routes._charts import (
     RESPONSES,
     cached,
+    gate_chart,
+    gate_table,
     ignored,
     need,
+    suppressed_note,
     table_chart,
     warehouse_settings,
 )
@@ -114,13 +119,14 @@ def _ltv(settings: Settings, as_of: str) -> LtvResult:
 
 @router.get("/segments", response_model=ChartData, summary="Segment sizes")
 def segments(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     as_of: date | None = AsOfQ,
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Members per behavioural segment (k chosen by silhouette) at ``as_of`` (bars)."""
     s = _segments(settings, _as_of(settings, as_of, filters))
-    return ChartData(
+    chart = ChartData(
         kind="bar",
         title=f"Segments on {s.as_of:%Y-%m-%d}",
         x=[p.name for p in s.profiles],
@@ -129,10 +135,17 @@ def segments(
         unit="members",
         note=f"k={s.k}, bootstrap stability (ARI) {s.stability_ari:.2f}. {NOTE_AS_OF}",
     )
+    return _gated(request, settings, chart)
+
+
+def _gated(request: Request, settings: Settings, chart: ChartData) -> ChartData:
+    """A chart whose categories partition (or count) members, through the gate."""
+    return suppressed_note(gate_chart(request, settings, chart), settings.min_group_size)
 
 
 @router.get("/segment-profiles", response_model=ChartData, summary="Segment profiles")
 def segment_profiles(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     as_of: date | None = AsOfQ,
     settings: Settings = Depends(warehouse_settings),
@@ -150,11 +163,15 @@ def segment_profiles(
             ],
         }
     )
-    return table_chart("Segment profiles", t, note=NOTE_AS_OF)
+    # The shares sum to one, a published total: complementary suppression covers it.
+    t = gate_table(request, settings, t, group_by=["segment"])
+    chart = table_chart("Segment profiles", t, note=NOTE_AS_OF)
+    return suppressed_note(chart, settings.min_group_size)
 
 
 @router.get("/churn", response_model=ChartData, summary="Churn risk distribution")
 def churn(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     as_of: date | None = AsOfQ,
     horizon_days: int = Query(30, ge=7, le=180, description="Churn within this many days."),
@@ -166,7 +183,7 @@ def churn(
     p = np.asarray(t["churn_probability"].to_numpy(zero_copy_only=False), dtype=float)
     counts, edges = np.histogram(p, bins=bins, range=(0.0, 1.0))
     labels = [f"{edges[i]:.0%}-{edges[i + 1]:.0%}" for i in range(bins)]
-    return ChartData(
+    chart = ChartData(
         kind="bar",
         title=f"Churn risk within {horizon_days} days",
         x=labels,
@@ -177,10 +194,12 @@ def churn(
         if len(p)
         else NOTE_AS_OF,
     )
+    return _gated(request, settings, chart)
 
 
 @router.get("/churn-reasons", response_model=ChartData, summary="Why members are at risk")
 def churn_reasons(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     as_of: date | None = AsOfQ,
     horizon_days: int = Query(30, ge=7, le=180),
@@ -199,7 +218,7 @@ def churn_reasons(
         if r.strip()
     )
     top = counter.most_common(limit)
-    return ChartData(
+    chart = ChartData(
         kind="hbar",
         title=f"Reasons among {risky.num_rows} members at risk >= {min_risk:.0%}",
         x=[k for k, _ in top],
@@ -208,10 +227,12 @@ def churn_reasons(
         unit="members",
         note=NOTE_AS_OF,
     )
+    return _gated(request, settings, chart)
 
 
 @router.get("/qini", response_model=ChartData, summary="Qini curve of a campaign")
 def qini(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     campaign_id: str | None = CampaignQ,
     settings: Settings = Depends(warehouse_settings),
@@ -219,7 +240,13 @@ def qini(
     """Incremental conversions when targeting the top share by predicted uplift, against
     random targeting (line; cross-fitted, out of fold)."""
     r = _uplift(settings, campaign_id)
-    return ChartData(
+    # Each point adds the next share of members ranked by uplift: differencing two points
+    # describes that step, so a step is a cell with the members it adds.
+    reached = [int(round(float(c["share_targeted"]) * r.members)) for c in r.curve]
+    steps = [b - a for a, b in zip([0, *reached[:-1]], reached, strict=True)]
+    # The 0% point is zero by definition; it stands for the campaign's whole population.
+    steps = [r.members if n == 0 else st for n, st in zip(reached, steps, strict=True)]
+    chart = ChartData(
         kind="line",
         title=f"Qini curve: {r.campaign_id}",
         x=[f"{c['share_targeted']:.0%}" for c in r.curve],
@@ -227,6 +254,7 @@ def qini(
             Series(name="model", data=[float(c["incremental"]) for c in r.curve]),
             Series(name="random", data=[float(c["random"]) for c in r.curve]),
         ],
+        members=list[int | None](steps),
         unit="incremental conversions",
         note=(
             f"Qini {r.qini:.4f} (95% CI {r.qini_ci[0]:.4f} to {r.qini_ci[1]:.4f}); "
@@ -234,10 +262,12 @@ def qini(
             + ignored(filters, "start", "end", "country")
         ).strip(),
     )
+    return _gated(request, settings, chart)
 
 
 @router.get("/uplift", response_model=ChartData, summary="Uplift by member group")
 def uplift(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     campaign_id: str | None = CampaignQ,
     settings: Settings = Depends(warehouse_settings),
@@ -245,17 +275,33 @@ def uplift(
     """Predicted and observed uplift per age band and plan (bars; ``members`` per group)."""
     r = _uplift(settings, campaign_id)
     groups = r.by_group
-    pred = [_num(g["predicted_uplift"]) for g in groups]
-    obs = [_num(g["observed_uplift"]) for g in groups]
-    return ChartData(
+    # Groups are cells of their column (age band, plan), gated within it.
+    g = gate_table(
+        request,
+        settings,
+        pa.table(
+            {
+                "column": pa.array([str(x["column"]) for x in groups], pa.string()),
+                "value": pa.array([str(x["value"]) for x in groups], pa.string()),
+                "members": pa.array([int(_num(x["members"]) or 0) for x in groups], pa.int64()),
+            }
+        ),
+        group_by=["column", "value"],
+    )
+    hidden = g["suppressed"].to_pylist()
+    pred = [None if h else _num(x["predicted_uplift"]) for h, x in zip(hidden, groups, strict=True)]
+    obs = [None if h else _num(x["observed_uplift"]) for h, x in zip(hidden, groups, strict=True)]
+    chart = ChartData(
         kind="bar",
         title=f"Uplift by group: {r.campaign_id}",
         x=[f"{g['column']}={g['value']}" for g in groups],
         series=[Series(name="predicted", data=pred), Series(name="observed", data=obs)],
-        members=[int(_num(g["members"]) or 0) for g in groups],
+        members=g["members"].to_pylist(),
         unit="conversion rate",
         note=ignored(filters, "start", "end", "country"),
+        suppressed=sum(hidden),
     )
+    return suppressed_note(chart, settings.min_group_size)
 
 
 def _num(v: object) -> float | None:
@@ -266,6 +312,7 @@ def _num(v: object) -> float | None:
 
 @router.get("/ltv", response_model=ChartData, summary="Expected value by plan")
 def ltv(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     as_of: date | None = AsOfQ,
     settings: Settings = Depends(warehouse_settings),
@@ -276,7 +323,7 @@ def ltv(
         [("expected_value", "mean"), ("expected_remaining_days", "mean"), ("user_id", "count")]
     )
     g = g.sort_by([("expected_value_mean", "descending")])
-    return ChartData(
+    chart = ChartData(
         kind="bar",
         title="Expected remaining value per member by plan",
         x=[str(v) for v in g["plan"].to_pylist()],
@@ -287,3 +334,4 @@ def ltv(
         unit="value",
         note=f"Survival fit concordance {r.concordance:.2f}. {NOTE_AS_OF}",
     )
+    return _gated(request, settings, chart)

@@ -3,6 +3,11 @@
 Metric time series with detected incidents shaded, a slice heatmap, the incident list, the
 root causes of an incident and a quantile comparison between two groups, all from
 :mod:`reelmine.service.quality`. Aggregates only: no member appears in any answer.
+
+Privacy gate: the quality service counts sessions, not distinct members, so every cell is gated
+by its session count (``sessions``, a cause's ``volume``, a group's plays), the closest count
+available; a slice needs ``max(min_count, min_group_size)`` sessions per bucket before the
+detector scores it, so incidents never describe a smaller group.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, get_args
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from reelmine.api.auth import require
 from reelmine.api.filters import analytics_filters
@@ -23,11 +28,13 @@ from reelmine.api.routes._charts import (
     day_start,
     filter_dates,
     filter_eq,
+    gate_table,
     heatmap_chart,
     ignored,
     label,
     need,
     series_chart,
+    suppressed_note,
     table_chart,
     warehouse_settings,
 )
@@ -88,6 +95,8 @@ def _incidents(
 ) -> list[Incident]:
     from reelmine.service import quality
 
+    # A slice-bucket smaller than the minimum group size is never scored (privacy gate).
+    min_count = max(min_count, settings.min_group_size)
     found = cached(
         settings,
         ("incidents", metric, hours, z, min_count, filters.start),
@@ -121,6 +130,7 @@ def _ts(seconds: int) -> datetime:
 
 @router.get("/metrics", response_model=ChartData, summary="Metric per time bucket, incidents")
 def metric_series(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     metric: Metric = MetricQ,
     bucket_hours: int = BucketQ,
@@ -142,8 +152,15 @@ def metric_series(
     )
     t = filter_dates(filter_eq(t, "country", filters.country), "bucket", filters)
     t = t.sort_by("bucket")  # the service groups without ordering
+    t = gate_table(request, settings, t, group_by=["bucket", *by], members="sessions")
     chart = series_chart(
-        "line", f"{metric} per {bucket_hours} h", t, "bucket", {metric: metric}, unit=_unit(metric)
+        "line",
+        f"{metric} per {bucket_hours} h",
+        t,
+        "bucket",
+        {metric: metric},
+        unit=_unit(metric),
+        members="sessions",
     )
     incidents = _incidents(settings, metric, bucket_hours, z, min_count, filters)[:10]
     xs = set(chart.x)
@@ -154,11 +171,13 @@ def metric_series(
             slc = ", ".join(f"{k}={v}" for k, v in w.slice.items())
             chart.bands.append(Band(start=lo, end=hi, label=f"{slc} (z={w.severity:.1f})"))
     chart.note = f"{len(incidents)} incident(s) shaded." if incidents else "No incidents detected."
-    return chart
+    chart.note += " Member counts are sessions per bucket."
+    return suppressed_note(chart, settings.min_group_size)
 
 
 @router.get("/incidents", response_model=ChartData, summary="Detected incidents (table)")
 def incidents(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     metric: Metric = MetricQ,
     bucket_hours: int = BucketQ,
@@ -178,6 +197,8 @@ def incidents(
         "severity": [float(i.window.severity) for i in found],
         "value": [float(i.window.value) for i in found],
         "baseline": [float(i.window.baseline) for i in found],
+        # The detector only scores slice-buckets with at least this many sessions.
+        "members": [max(min_count, settings.min_group_size)] * len(found),
     }
     t = pa.table(
         rows,
@@ -190,9 +211,11 @@ def incidents(
                 ("severity", pa.float64()),
                 ("value", pa.float64()),
                 ("baseline", pa.float64()),
+                ("members", pa.int64()),
             ]
         ),
     )
+    t = gate_table(request, settings, t, group_by=["incident_id", "slice"], totals=False)
     return table_chart(
         f"Incidents in {metric}",
         t,
@@ -203,6 +226,7 @@ def incidents(
 
 @router.get("/heatmap", response_model=ChartData, summary="Metric by two slice attributes")
 def heatmap(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     metric: Metric = Query("rebuffer_ratio", description="Aggregated quality metric."),
     x: Attribute = Query("cdn", description="Attribute on the x axis."),
@@ -219,13 +243,15 @@ def heatmap(
         "country",
         filters.country,
     )
+    t = gate_table(request, settings, t, group_by=by, members="sessions")
     chart = heatmap_chart(f"{metric} by {x} and {y}", t, x, y, metric, unit=_unit(metric))
     chart.note = ignored(filters, "end")
-    return chart
+    return suppressed_note(chart, settings.min_group_size)
 
 
 @router.get("/root-cause", response_model=ChartData, summary="Root causes of an incident")
 def root_cause(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     metric: Metric = MetricQ,
     incident_id: str | None = Query(
@@ -257,6 +283,8 @@ def root_cause(
             raise NotFoundError(f"no incident {incident_id!r} with these detection settings")
     cols = ["cause", "explained", "expected", "actual", "volume", "score"]
     empty = pa.table({c: pa.array([], pa.string()) for c in cols})
+    empty = empty.append_column("members", pa.array([], pa.int64()))
+    empty = gate_table(request, settings, empty, group_by=["cause"])
     if not found:
         return table_chart(f"Root causes ({metric})", empty, note="No incident to explain.")
     inc = found[0]
@@ -281,8 +309,11 @@ def root_cause(
             "actual": [float(c.actual) for c in loc.causes],
             "volume": [float(c.count) for c in loc.causes],
             "score": [float(c.score) for c in loc.causes],
+            "members": pa.array([int(c.count) for c in loc.causes], pa.int64()),
         }
     )
+    # Causes overlap (nested slices) and sum to the window's total: complementary suppression.
+    t = gate_table(request, settings, t, group_by=["cause"], members="members")
     return table_chart(
         f"Root causes of {inc.incident_id}",
         t,
@@ -294,6 +325,7 @@ def root_cause(
 
 @router.get("/compare", response_model=ChartData, summary="Quantile comparison of two groups")
 def compare(
+    request: Request,
     filters: Filters = Depends(analytics_filters),
     metric: SessionMetric = Query("startup_ms", description="Per-session metric."),
     by: Attribute = Query("app_version", description="Attribute that defines the groups."),
@@ -315,23 +347,42 @@ def compare(
     res = quality.compare_groups(
         settings, metric=metric, by=by, a=a, b=b, since=day_start(filters.start)
     )
+    # Both groups' plays gate the whole comparison: B - A would give away a hidden group.
+    g = gate_table(
+        request,
+        settings,
+        pa.table({"group": [a, b], "members": pa.array([res.n_a, res.n_b], pa.int64())}),
+        group_by=["group"],
+    )
+    hidden = any(g["suppressed"].to_pylist())
     t = res.table
     q = [f"p{100 * v:g}" for v in t["quantile"].to_pylist()]
+
+    def col(name: str) -> list[float | None]:
+        return [None if hidden else float(v) for v in t[name].to_pylist()]
+
     chart = ChartData(
         kind="interval",
         title=f"{metric}: {by} {b} minus {a}",
         x=q,
         series=[
-            Series(name="estimate", data=[float(v) for v in t["diff"].to_pylist()]),
-            Series(name="low", data=[float(v) for v in t["low"].to_pylist()]),
-            Series(name="high", data=[float(v) for v in t["high"].to_pylist()]),
-            Series(name=f"{by}={a}", data=[float(v) for v in t["a"].to_pylist()]),
-            Series(name=f"{by}={b}", data=[float(v) for v in t["b"].to_pylist()]),
+            Series(name="estimate", data=col("diff")),
+            Series(name="low", data=col("low")),
+            Series(name="high", data=col("high")),
+            Series(name=f"{by}={a}", data=col("a")),
+            Series(name=f"{by}={b}", data=col("b")),
         ],
+        members=[None] * len(q) if hidden else [min(res.n_a, res.n_b)] * len(q),
+        suppressed=len(q) if hidden else 0,
         unit="ms" if metric == "startup_ms" else "",
         note=(
             f"n={res.n_a} vs {res.n_b} plays; Mann-Whitney p={res.p_value:.3g}; "
             f"P(B>A)={res.prob_b_greater:.2f}. " + ignored(filters, "end", "country")
         ).strip(),
     )
+    if hidden:
+        chart.note = (
+            f"Suppressed: a group has fewer than {settings.min_group_size} plays. "
+            + ignored(filters, "end", "country")
+        ).strip()
     return chart

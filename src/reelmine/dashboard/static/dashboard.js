@@ -149,11 +149,15 @@
       head.appendChild(th);
     });
     var body = table.createTBody();
+    // Rows hidden by the privacy gate: their null values read "suppressed", never blank or 0.
+    var hiddenCol = d.columns.indexOf("suppressed");
     d.rows.forEach(function (r) {
       var tr = body.insertRow();
+      var hidden = hiddenCol >= 0 && r[hiddenCol] === true;
+      if (hidden) { tr.style.color = "#888"; tr.title = "suppressed: fewer members than the minimum group size"; }
       r.forEach(function (v) {
         var td = tr.insertCell();
-        td.textContent = cellText(v);
+        td.textContent = hidden && v === null ? "suppressed" : cellText(v);
         td.style.padding = "2px 6px";
         td.style.borderBottom = "1px solid #eee";
         if (typeof v === "number") { td.style.textAlign = "right"; }
@@ -197,7 +201,8 @@
         chart.setOption(option(d));
         charts.push(chart);
         fig.dataset.state = "drawn";
-        var extra = d.suppressed ? " " + d.suppressed + " small groups hidden for privacy." : "";
+        var said = (d.note || "").indexOf("suppressed") >= 0;  // the server's note may say it
+        var extra = d.suppressed && !said ? " " + d.suppressed + " small groups hidden for privacy." : "";
         note(fig, (d.note || "") + extra);
       })
       .catch(function (err) {
