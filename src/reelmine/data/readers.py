@@ -33,6 +33,9 @@ class Source:
 
     ``batches`` yields Arrow record batches whose columns are contract column names; a batch
     may carry a ``_line`` column (int64), otherwise lines are counted from ``first_line``.
+    File sources also give ``sql``, a DuckDB table expression over the raw rows, and
+    ``sql_rows``, the same with a 0-based ``_row`` column in file order: ingestion then runs
+    set-based inside DuckDB instead of moving batches through Python.
     """
 
     table: str
@@ -42,6 +45,8 @@ class Source:
     first_line: int | None = 1
     total_rows: int | None = None
     rating_scale: tuple[float, float] | None = None
+    sql: str | None = None
+    sql_rows: str | None = None
 
 
 # -- discovering and opening contract files ---------------------------------------------------
@@ -147,7 +152,17 @@ def open_contract_file(
             finally:
                 cur.close()
 
-        return Source(table, str(path), columns, csv_batches, first_line=2)
+        # Row numbers only on the rare paths (duplicates, quarantine): a window over the
+        # reader keeps file order, which costs parallelism, so the main load goes without.
+        return Source(
+            table,
+            str(path),
+            columns,
+            csv_batches,
+            first_line=2,
+            sql=sql,
+            sql_rows=f"SELECT row_number() OVER () - 1 AS _row, * FROM ({sql})",
+        )
     if name.endswith(".parquet"):
         try:
             pf = pq.ParquetFile(path)
@@ -162,7 +177,21 @@ def open_contract_file(
             except (OSError, pa.ArrowException) as exc:
                 raise DataError(f"cannot read Parquet: {exc}", source=str(path)) from exc
 
-        return Source(table, str(path), columns, parquet_batches, 1, pf.metadata.num_rows)
+        pq_sql = f"SELECT * FROM read_parquet({sql_str(str(path))})"
+        pq_rows = (
+            "SELECT file_row_number AS _row, * EXCLUDE (file_row_number) FROM "
+            f"read_parquet({sql_str(str(path))}, file_row_number = true)"
+        )
+        return Source(
+            table,
+            str(path),
+            columns,
+            parquet_batches,
+            1,
+            pf.metadata.num_rows,
+            sql=pq_sql,
+            sql_rows=pq_rows,
+        )
     # JSONL: every key read as text (lists as their JSON text), typed later like CSV.
     try:
         desc = con.sql(
@@ -188,7 +217,15 @@ def open_contract_file(
         finally:
             cur.close()
 
-    return Source(table, str(path), columns, json_batches, first_line=1)
+    return Source(
+        table,
+        str(path),
+        columns,
+        json_batches,
+        first_line=1,
+        sql=jsql,
+        sql_rows=f"SELECT row_number() OVER () - 1 AS _row, * FROM ({jsql})",
+    )
 
 
 def check_columns(contract: Table, columns: Sequence[str], path: Path | str) -> None:
