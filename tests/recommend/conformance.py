@@ -186,3 +186,16 @@ class RecommenderConformance:
         assert not set(ids[0].tolist()) & {20, 21, 22, 23}  # the new plays count as seen
         if self.personalised:
             assert (ids[0] >= 20).all()
+
+    def test_score_pairs_match_dense_scores(self, fitted: Recommender) -> None:
+        """Models serving pair scores (hybrid features) must agree with their dense scores."""
+        if not hasattr(fitted, "score_pairs"):
+            pytest.skip("no pair scoring")
+        rows = sp.csr_matrix(
+            (np.ones(5, np.float32), ([0, 0, 0, 1, 1], [21, 22, 23, 2, 3])), shape=(2, N_ITEMS)
+        )
+        dense = fitted.score_history(rows)  # type: ignore[attr-defined]
+        r = np.repeat([0, 1], N_ITEMS)
+        c = np.tile(np.arange(N_ITEMS), 2)
+        got = fitted.score_pairs(rows, r, c)
+        np.testing.assert_allclose(got, dense[r, c], rtol=1e-4, atol=1e-5)

@@ -90,3 +90,40 @@ def fold_in_rows(rows: sp.spmatrix | np.ndarray, n_items: int) -> sp.csr_matrix:
     if m.shape[1] != n_items:
         raise DataError(f"fold-in rows have {m.shape[1]} columns, the model knows {n_items} items")
     return m
+
+
+def lookup(m: sp.csr_matrix, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Values ``m[r[i], c[i]]`` of a CSR matrix for parallel index arrays (0 where not stored).
+
+    Vectorised: the stored entries' linear keys are sorted (CSR rows, sorted indices), so one
+    ``searchsorted`` answers every pair; no dense row is ever built.
+    """
+    m = sp.csr_matrix(m)
+    m.sort_indices()
+    n_cols = np.int64(m.shape[1])
+    keys = row_ids(m) * n_cols + m.indices
+    q = np.asarray(r, dtype=np.int64) * n_cols + np.asarray(c, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(keys, q), max(m.nnz - 1, 0))
+    if m.nnz == 0:
+        return np.zeros(len(q), dtype=m.dtype)
+    hit = keys[pos] == q
+    return np.where(hit, m.data[pos], 0).astype(m.dtype, copy=False)
+
+
+def rows_times_columns(m: sp.csr_matrix, w: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``(m @ w)[r[i], c[i]]`` for a sparse ``m`` and dense ``w`` without the dense product.
+
+    Each pair expands into the stored entries of its row of ``m`` (few: a member's recent
+    titles), so the cost is ``sum_i nnz(m[r[i]])`` gathers instead of ``rows x n_cols`` cells.
+    """
+    m = sp.csr_matrix(m)
+    r = np.asarray(r, dtype=np.int64)
+    cnt = np.diff(m.indptr)[r]
+    total = int(cnt.sum())
+    if total == 0:
+        return np.zeros(len(r), dtype=np.float32)
+    pair = np.repeat(np.arange(len(r)), cnt)
+    within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ent = m.indptr[r][pair] + within
+    vals = m.data[ent].astype(np.float32) * w[m.indices[ent], np.asarray(c)[pair]]
+    return np.bincount(pair, weights=vals, minlength=len(r)).astype(np.float32)

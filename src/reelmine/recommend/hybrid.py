@@ -14,9 +14,12 @@ Training (``fit``):
 5. serve with every generator reading the members' full histories (``update_history``), or
    refit them on all training data (``refit_generators=True``).
 
-Serving scores a batch of members: generator scores are dense ``(batch, n_items)`` arrays,
-candidates and features are gathered with array indexing, and the ranker scores every pair at
-once. Titles outside the candidate set rank after every candidate (by popularity).
+Serving scores a batch of members: each generator scores the catalogue once (a dense
+``(batch, n_items)`` float32 array; popularity needs none) and proposes its top titles; features
+are gathered for the candidate pairs only (the recent-history scores through each generator's
+``score_pairs``), and the ranker scores just those pairs. ``recommend`` takes the top ``k`` among
+the candidates without densifying the ranker's scores; titles outside the candidate set rank
+after every candidate (by popularity), as in ``score_users``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from reelmine.recommend._util import (
     fold_in_rows,
     holdout_last,
     l2_normalize_rows,
+    lookup,
     rank_in_row,
     row_ids,
 )
@@ -44,7 +48,12 @@ from reelmine.recommend.base import (
 )
 
 NON_CANDIDATE = -1.0e4  # offset of titles the generators did not propose
-_PAIR_BUDGET = 4_000_000  # batch x n_items cells scored at once: bounds serving memory
+_PAIR_BUDGET = 8_000_000  # batch x n_items cells scored at once: bounds serving memory
+
+
+def _is_global_popularity(g: Recommender) -> bool:
+    """A popularity generator whose scores do not depend on the member (no segments)."""
+    return type(g).__name__ == "Popularity" and not hasattr(g, "group_scores_")
 
 
 def _make_generator(name: str, params: dict[str, Any], random_state: int | None) -> Recommender:
@@ -65,7 +74,7 @@ class HybridRanker(Recommender):
     n_candidates : titles each generator proposes per member.
     validation_fraction : share of each member's latest interactions the ranker learns from.
     max_train_users : cap on members used to train the ranker (sampled with ``random_state``).
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings.
+    n_estimators, learning_rate, num_leaves, min_child_samples, max_bin : LightGBM settings.
     time_bins : resolution of the time axis for the "popular around your last visit" feature.
     context_window : bins (ending at the member's latest bin) counted by that feature.
     recent_items : each generator also scores the member's ``recent_items`` latest titles
@@ -81,15 +90,16 @@ class HybridRanker(Recommender):
     def __init__(
         self,
         *,
-        generators: tuple[str, ...] = ("ease", "itemknn", "als", "popularity"),
+        generators: tuple[str, ...] = ("ease", "als", "popularity"),
         generator_params: dict[str, dict[str, Any]] | None = None,
         n_candidates: int = 50,
         validation_fraction: float = 0.2,
-        max_train_users: int = 3_000,
+        max_train_users: int = 10_000,
         n_estimators: int = 100,
         learning_rate: float = 0.05,
         num_leaves: int = 31,
         min_child_samples: int = 50,
+        max_bin: int = 63,
         time_bins: int = 64,
         context_window: int = 4,
         recent_items: int = 10,
@@ -106,6 +116,7 @@ class HybridRanker(Recommender):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.max_bin = max_bin
         self.time_bins = time_bins
         self.context_window = context_window
         self.recent_items = recent_items
@@ -181,7 +192,7 @@ class HybridRanker(Recommender):
         for start in range(0, len(users), self._batch_size()):
             batch = users[start : start + self._batch_size()]
             r, c, f = self._pairs(gens, batch, train_in[batch], None)
-            y = np.asarray(valid[batch[r], c]).ravel() > 0
+            y = lookup(valid[batch], r, c) > 0
             has_pos = np.bincount(r, weights=y, minlength=len(batch)) > 0
             keep = has_pos[r]  # members whose validation titles were all missed teach nothing
             feats.append(f[keep])
@@ -196,6 +207,7 @@ class HybridRanker(Recommender):
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_child_samples,
+            "max_bin": self.max_bin,
             "feature_fraction": 0.9,
             "num_threads": self.num_threads,
             "seed": 0 if self.random_state is None else int(self.random_state),
@@ -297,25 +309,57 @@ class HybridRanker(Recommender):
         scorer: Callable[[Recommender], np.ndarray] | None,
         last_bin: np.ndarray | None = None,
         recent: sp.csr_matrix | None = None,
+        banned: sp.csr_matrix | None = None,
+        allowed: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate pairs ``(row, item)`` of a batch and their feature matrix."""
+        """Candidate pairs ``(row, item)`` of a batch (sorted by row, then item) and features.
+
+        ``banned`` (n_b, n_items) and ``allowed`` (n_items,) remove titles before the
+        generators pick their candidates (business rules, extra exclusions).
+        """
         n_b, n_items = hist.shape[0], self.n_items_
+        n_items64 = np.int64(n_items)
         seen_r, seen_c = row_ids(hist), hist.indices
         n = min(self.n_candidates, n_items)
-        mask = np.zeros((n_b, n_items), dtype=bool)
-        per_gen = []
+        blocked = hist if banned is None else (hist + banned).tocsr()
+        blocked_r, blocked_c = row_ids(blocked), blocked.indices
+        per_gen: list[tuple[Any, ...]] = []
+        keys = []
         for g in gens:
+            if _is_global_popularity(g):
+                # Member-independent scores: candidates come from the global order, no dense
+                # (batch, n_items) array and no per-member partial sort.
+                pop = g.item_scores_  # type: ignore[attr-defined]
+                order = np.argsort(-pop, kind="stable")
+                grank = np.empty(n_items, np.int64)
+                grank[order] = np.arange(n_items)
+                seen_sorted = np.sort(seen_r * n_items64 + grank[seen_c])
+                m_top = min(n_items, n + int(np.diff(hist.indptr).max(initial=0)))
+                rr = np.repeat(np.arange(n_b, dtype=np.int64), m_top)
+                cc = np.tile(order[:m_top], n_b)
+                urank = self._unseen_rank(seen_sorted, hist.indptr, grank, rr, cc)
+                ok = (urank < n) & (lookup(blocked, rr, cc) == 0)
+                if allowed is not None:
+                    ok &= allowed[cc]
+                keys.append(rr[ok] * n_items64 + cc[ok])
+                best = np.zeros(n_b, np.float64)
+                np.maximum.at(best, rr[ok], pop[cc[ok]])
+                per_gen.append(("pop", g, pop, grank, seen_sorted, best))
+                continue
             s = g.score_users(users) if scorer is None else scorer(g)
-            s[seen_r, seen_c] = -np.inf
+            s[blocked_r, blocked_c] = -np.inf
+            if allowed is not None:
+                s[:, ~allowed] = -np.inf
             ids, vals = top_k(s, n)
             ok = ids >= 0
-            rr = np.broadcast_to(np.arange(n_b)[:, None], ids.shape)[ok]
-            rank = np.full((n_b, n_items), n, dtype=np.int16)
-            rank[rr, ids[ok]] = np.broadcast_to(np.arange(n, dtype=np.int16), ids.shape)[ok]
-            mask[rr, ids[ok]] = True
+            rr = np.broadcast_to(np.arange(n_b, dtype=np.int64)[:, None], ids.shape)[ok]
+            gkeys = rr * n_items64 + ids[ok]
+            keys.append(gkeys)
+            pos_in_top = np.broadcast_to(np.arange(n, dtype=np.float32), ids.shape)[ok]
             best = np.where(np.isfinite(vals[:, 0]), vals[:, 0], 0.0) if n else np.zeros(n_b)
-            per_gen.append((g, s, rank, best))
-        r, c = np.nonzero(mask)
+            per_gen.append(("dense", g, s, gkeys, pos_in_top, best))
+        all_keys = np.unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+        r, c = all_keys // n_items64, all_keys % n_items64
         cols = []
         use_recent = self._use_recent()
         if use_recent and recent is None:
@@ -323,17 +367,28 @@ class HybridRanker(Recommender):
             recent = sp.csr_matrix(
                 self.user_recent_[np.where(known_b, users, 0)].multiply(known_b[:, None])
             )
-        for g, s, rank, best in per_gen:
-            v = s[r, c]
-            v = np.where(np.isfinite(v), v, 0.0)
-            cols += [v, rank[r, c].astype(np.float32), v - best[r]]
+        for kind, g, *rest in per_gen:
+            if kind == "pop":
+                pop, grank, seen_sorted, best = rest
+                v = pop[c].astype(np.float64)
+                rank = np.minimum(
+                    self._unseen_rank(seen_sorted, hist.indptr, grank, r, c), n
+                ).astype(np.float32)
+            else:
+                s, gkeys, pos_in_top, best = rest
+                v = s[r, c]
+                v = np.where(np.isfinite(v), v, 0.0)
+                rank = np.full(len(r), n, dtype=np.float32)
+                rank[np.searchsorted(all_keys, gkeys)] = pos_in_top
+            cols += [v, rank, v - best[r]]
             if use_recent and type(g).__name__ != "Popularity":
+                assert recent is not None
                 cols.append(self._recent_scores(g, recent, r, c))
         u = users[r]
         known = (u >= 0) & (u < self.n_users_)
         uk = np.where(known, u, 0)
         ipop = self.item_logpop_[c]
-        act = np.asarray(hist.getnnz(axis=1), np.float32)
+        act = np.asarray(np.diff(hist.indptr), np.float32)
         cols += [ipop, np.log1p(act)[r]]
         hb = hist.copy()
         hb.data[:] = 1.0
@@ -354,7 +409,21 @@ class HybridRanker(Recommender):
                 (lb - 1 - self.item_first_bin_[c]),
                 self.item_first_bin_[c],
             ]
-        return r, c, np.column_stack(cols).astype(np.float32)
+        F = np.column_stack(cols).astype(np.float32) if len(r) else np.empty((0, len(cols)))
+        return r, c, F.astype(np.float32, copy=False)
+
+    @staticmethod
+    def _unseen_rank(
+        seen_sorted: np.ndarray,
+        indptr: np.ndarray,
+        grank: np.ndarray,
+        r: np.ndarray,
+        c: np.ndarray,
+    ) -> np.ndarray:
+        """Rank of item ``c`` in the global order once member ``r``'s seen titles are removed."""
+        n_items = np.int64(len(grank))
+        before = np.searchsorted(seen_sorted, r * n_items + grank[c]) - indptr[r]
+        return grank[c] - before
 
     @staticmethod
     def _recent_scores(
@@ -367,6 +436,9 @@ class HybridRanker(Recommender):
             n = np.maximum(np.asarray(recent.sum(axis=1)).ravel(), 1.0)
             centroid = np.asarray(recent @ item_factors) / n[:, None]
             return np.einsum("ij,ij->i", centroid[r], item_factors[c])
+        if hasattr(g, "score_pairs"):
+            # Linear in the history: only the candidate pairs, from a handful of recent rows.
+            return np.asarray(g.score_pairs(recent, r, c), dtype=np.float32)
         return np.asarray(g.score_history(recent))[r, c]  # type: ignore[attr-defined]
 
     def update_history(
@@ -430,12 +502,132 @@ class HybridRanker(Recommender):
             r, c, f = self._pairs(gens, users[sl], h, sub_scorer, lb, rec)
             block = np.broadcast_to(fill, (h.shape[0], self.n_items_)).astype(np.float32)
             if len(r):
-                block[r, c] = self._get_booster().predict(f, num_threads=self.num_threads)
+                block[r, c] = self._predict(f)
             out[sl] = block
         return out
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._rank(users, self.user_items_[users], None)
+
+    def _predict(self, f: np.ndarray) -> np.ndarray:
+        # Threads only pay off on big batches: a single member's ~100 pairs run faster on one.
+        threads = self.num_threads if len(f) >= 20_000 else 1
+        return np.asarray(self._get_booster().predict(f, num_threads=threads), np.float32)
+
+    def recommend(
+        self,
+        users: np.ndarray | int,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        exclude: sp.spmatrix | None = None,
+        allowed_items: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` titles per member, best first (see :meth:`Recommender.recommend`).
+
+        Serving path: the ranker scores the candidate pairs only and the top ``k`` is taken
+        among them; titles outside the candidate set (ordered by popularity, as in
+        :meth:`score_users`) are only looked at for members with fewer than ``k`` candidates.
+        Business rules and ``exclude`` act before candidate generation. Unknown members get the
+        popularity fallback.
+        """
+        check_is_fitted(self)
+        if not exclude_seen:
+            return super().recommend(
+                users, k, exclude_seen=False, exclude=exclude, allowed_items=allowed_items
+            )
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        k = min(k, self.n_items_)
+        allowed = None if allowed_items is None else np.asarray(allowed_items, dtype=bool)
+        ex_all = None if exclude is None else sp.csr_matrix(exclude)
+        gens = self._generators()
+        ids_out = np.full((len(users), k), -1, np.int32)
+        vals_out = np.full((len(users), k), -np.inf, np.float32)
+        bs = self._batch_size()
+        for start in range(0, len(users), bs):
+            batch = users[start : start + bs]
+            known = (batch >= 0) & (batch < self.n_users_)
+            hist = self.user_items_[np.where(known, batch, 0)]
+            if not known.all():
+                hist = sp.csr_matrix(hist.multiply(known[:, None].astype(np.float32)))
+            ex = None if ex_all is None else ex_all[start : start + len(batch)]
+            kb = np.flatnonzero(known)
+            r, c, f = self._pairs(
+                gens,
+                batch[kb],
+                hist[kb],
+                None,
+                banned=None if ex is None else ex[kb],
+                allowed=allowed,
+            )
+            pred = self._predict(f) if len(r) else np.empty(0, np.float32)
+            order = np.lexsort((c, -pred, r))
+            r, c, pred = r[order], c[order], pred[order]
+            first = np.searchsorted(r, np.arange(len(kb)))
+            pos = np.arange(len(r)) - first[r]
+            top = pos < k
+            rows = kb[r[top]] + start
+            ids_out[rows, pos[top]] = c[top]
+            vals_out[rows, pos[top]] = pred[top]
+            n_cand = np.bincount(r, minlength=len(kb))
+            short = np.flatnonzero(n_cand < k)
+            if len(short):
+                # Too few candidates for k (k=100 batches): the rest follow by popularity,
+                # exactly as in score_users, without scoring the catalogue densely.
+                blocked = [hist[kb[short]]]
+                if ex is not None:
+                    blocked.append(sp.csr_matrix(ex[kb[short]], dtype=np.float32))
+                cand = np.isin(r, short)
+                sr = np.searchsorted(short, r[cand])
+                blocked.append(
+                    sp.csr_matrix(
+                        (np.ones(int(cand.sum()), np.float32), (sr, c[cand])),
+                        shape=(len(short), self.n_items_),
+                    )
+                )
+                self._fill_by_popularity(
+                    sum(blocked[1:], blocked[0]).tocsr(),
+                    n_cand[short],
+                    kb[short] + start,
+                    allowed,
+                    ids_out,
+                    vals_out,
+                )
+            unknown = np.flatnonzero(~known)
+            if len(unknown):
+                sub_ex = None if ex is None else ex[unknown]
+                sub_ids, sub_vals = super().recommend(
+                    batch[unknown], k, exclude=sub_ex, allowed_items=allowed_items
+                )
+                ids_out[start + unknown] = sub_ids
+                vals_out[start + unknown] = sub_vals
+        return ids_out, vals_out
+
+    def _fill_by_popularity(
+        self,
+        blocked: sp.csr_matrix,
+        have: np.ndarray,
+        out_rows: np.ndarray,
+        allowed: np.ndarray | None,
+        ids_out: np.ndarray,
+        vals_out: np.ndarray,
+    ) -> None:
+        """Append non-candidate titles by popularity after each row's ``have`` candidates."""
+        k = ids_out.shape[1]
+        pop = np.exp(self.item_logpop_)
+        fill = (NON_CANDIDATE + pop / max(pop.max(), 1e-12)).astype(np.float32)
+        order = np.lexsort((np.arange(self.n_items_), -fill))
+        if allowed is not None:
+            order = order[allowed[order]]
+        m_top = min(len(order), k + int(np.diff(blocked.indptr).max(initial=0)))
+        rr = np.repeat(np.arange(blocked.shape[0]), m_top)
+        cc = np.tile(order[:m_top], blocked.shape[0])
+        ok = lookup(blocked, rr, cc) == 0
+        rr, cc = rr[ok], cc[ok]
+        pos = np.arange(len(rr)) - np.searchsorted(rr, rr) + have[rr]
+        keep = pos < k
+        ids_out[out_rows[rr[keep]], pos[keep]] = cc[keep]
+        vals_out[out_rows[rr[keep]], pos[keep]] = fill[cc[keep]]
 
     def score_history(self, rows: sp.spmatrix | np.ndarray) -> np.ndarray:
         """Scores for fresh interaction rows (fold-in through every generator), (n, n_items)."""
@@ -452,12 +644,31 @@ class HybridRanker(Recommender):
         return self._rank(np.full(m.shape[0], -1, np.int64), m, scorer, last)
 
     def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Similar titles from the item-kNN generator when there is one, else column cosine."""
+        """Similar titles from the item-kNN generator when there is one, else binary column cosine
+        (titles sharing no member are never returned)."""
         check_is_fitted(self)
         for g in self._generators():
             if type(g).__name__ == "ItemKNN":
                 return g.similar_items(item, k)
-        return super().similar_items(item, k)
+        if not 0 <= item < self.n_items_:
+            raise IndexError(f"item index {item} outside 0..{self.n_items_ - 1}")
+        cache = getattr(self, "_cosine_cache", None)
+        if cache is None or cache[0] is not self.user_items_:
+            # Column cosine over the histories; the transposed copy and norms are kept between
+            # calls (a home page asks once per recent title).
+            B = sp.csr_matrix(self.user_items_.T, dtype=np.float32)
+            B.data[:] = 1.0
+            norms = np.sqrt(np.asarray(B.sum(axis=1)).ravel())
+            cache = (self.user_items_, B, norms)
+            self._cosine_cache = cache
+        _, B, norms = cache
+        sims = np.asarray((B @ B[item].T).todense()).ravel() / np.maximum(
+            norms * norms[item], 1e-12
+        )
+        sims[item] = -np.inf
+        sims[sims <= 0] = -np.inf
+        ids, vals = top_k(sims[None, :].astype(np.float32), k)
+        return ids[0], vals[0]
 
     def feature_importance(self) -> dict[str, float]:
         """LightGBM gain importance of each feature, summing to 1."""

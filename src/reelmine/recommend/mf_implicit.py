@@ -83,6 +83,13 @@ class _FactorModel(Recommender):
         """Scores for fresh interaction rows (fold-in without retraining), shape (n, n_items)."""
         return np.asarray(self.user_vectors(rows) @ self.item_factors_.T, dtype=np.float32)
 
+    def score_pairs(
+        self, rows: sp.spmatrix | np.ndarray, r: np.ndarray, c: np.ndarray
+    ) -> np.ndarray:
+        """``score_history(rows)[r, c]`` for the pairs only (one dot product per pair)."""
+        u = self.user_vectors(rows)
+        return np.einsum("ij,ij->i", u[np.asarray(r)], self.item_factors_[np.asarray(c)])
+
     def _finish(self, X: sp.csr_matrix, model: Any) -> None:
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)

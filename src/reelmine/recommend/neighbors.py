@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reelmine.errors import DataError
-from reelmine.recommend._util import fold_in_rows, prune_top_k
+from reelmine.recommend._util import fold_in_rows, lookup, prune_top_k
 from reelmine.recommend.base import (
     Recommender,
     as_interactions,
@@ -119,6 +119,14 @@ class ItemKNN(Recommender):
         check_is_fitted(self)
         m = _prepare(fold_in_rows(rows, self.n_items_), self.feedback)
         return np.asarray((m @ self.similarity_).todense(), dtype=np.float32)
+
+    def score_pairs(
+        self, rows: sp.spmatrix | np.ndarray, r: np.ndarray, c: np.ndarray
+    ) -> np.ndarray:
+        """``score_history(rows)[r, c]`` for the pairs only: the product stays sparse."""
+        check_is_fitted(self)
+        m = _prepare(fold_in_rows(rows, self.n_items_), self.feedback)
+        return lookup(sp.csr_matrix(m @ self.similarity_), r, c).astype(np.float32)
 
     def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The item's learned neighbours, most similar first."""

@@ -135,3 +135,11 @@ class Popularity(Recommender):
         check_is_fitted(self)
         m = fold_in_rows(rows, self.n_items_)
         return np.broadcast_to(self.item_scores_, (m.shape[0], self.n_items_)).copy()
+
+    def score_pairs(
+        self, rows: sp.spmatrix | np.ndarray, r: np.ndarray, c: np.ndarray
+    ) -> np.ndarray:
+        """``score_history(rows)[r, c]``: the items' popularity."""
+        check_is_fitted(self)
+        fold_in_rows(rows, self.n_items_)
+        return self.item_scores_[np.asarray(c)].copy()

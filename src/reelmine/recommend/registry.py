@@ -20,6 +20,7 @@ MODELS: dict[str, str] = {
     "bpr": "reelmine.recommend.mf_implicit:BPR",
     "content": "reelmine.recommend.content:ContentModel",
     "hybrid": "reelmine.recommend.hybrid:HybridRanker",
+    "spark-als": "reelmine.recommend.spark_als:SparkALS",
 }
 
 
