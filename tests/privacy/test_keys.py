@@ -16,7 +16,7 @@ from reelmine.data.privacy_store import (
     ring_path,
     write_user_vocab,
 )
-from reelmine.data.pseudonym import pseudonymise_ids
+from reelmine.data.pseudonym import Pseudonymiser, load_key, pseudonymise_ids
 from reelmine.data.warehouse import Warehouse
 from reelmine.privacy.keys import key_versions
 from reelmine.service import ingest as ingest_svc
@@ -92,7 +92,25 @@ def test_second_rotation_chains_the_keys(tmp_path: Path) -> None:
     chained = ChainedPseudonymiser.from_settings(settings).pseudonymise_ids(members[:2])
     assert set(chained) <= _pseudonyms(settings)["user_id"]
     # A plain single-key pseudonym no longer matches anything (old key alone is useless).
-    assert not set(pseudonymise_ids(members, settings)) & _pseudonyms(settings)["user_id"]
+    old_key_only = Pseudonymiser(load_key(settings)).pseudonymise_ids(members)
+    assert not set(old_key_only) & _pseudonyms(settings)["user_id"]
+    # Everything that looks members up (CLI, API, ingestion) uses the whole chain.
+    assert set(pseudonymise_ids(members[:2], settings)) <= _pseudonyms(settings)["user_id"]
+
+
+def test_ingest_after_rotation_joins_the_rekeyed_rows(tmp_path: Path) -> None:
+    """New rows for a member ingested after a rotation carry the member's rotated pseudonym."""
+    settings, members = ingested(tmp_path)
+    svc.rotate_key(settings)
+    before = _pseudonyms(settings)["user_id"]
+    ingest_svc.ingest_rows(
+        settings,
+        "ratings",
+        [{"user_id": members[0], "title_id": "t-new", "rating": 4, "rated_at": "2026-05-01"}],
+    )
+    with Warehouse.open(settings, read_only=True) as wh:
+        who = wh.query("SELECT user_id FROM ratings WHERE title_id = 't-new'").to_pylist()
+    assert len(who) == 1 and who[0]["user_id"] in before
 
 
 def test_pending_key_from_a_crashed_rotation_is_discarded(tmp_path: Path) -> None:

@@ -139,7 +139,13 @@ class Pseudonymiser:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = True) -> Pseudonymiser:
-        """Pseudonymiser keyed by :func:`load_key`."""
+        """Pseudonymiser keyed by :func:`load_key`; after a key rotation
+        (``reelmine privacy rotate-key``), the chain of every key version, so new rows join
+        the re-keyed warehouse."""
+        from reelmine.data.privacy_store import ChainedPseudonymiser, ring_path
+
+        if ring_path(settings).is_file():
+            return ChainedPseudonymiser.from_settings(settings, create=create)
         return cls(load_key(settings, create=create))
 
     def mapping(self, values: pa.Array | pa.ChunkedArray, domain: str) -> pa.Table:
