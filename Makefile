@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[dev,bench]"
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[dev,bench,spark]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
