@@ -97,14 +97,18 @@ def _jobs(
     def quality_summary() -> str:
         from reelmine.service.quality import quality_incidents
 
-        incidents = quality_incidents(settings)
-        return f"{_rows(incidents)} playback-quality incidents detected"
+        found = {
+            metric: len(quality_incidents(settings, metric=metric))
+            for metric in ("error_rate", "rebuffer_ratio", "startup_p95")
+        }
+        return "incidents: " + ", ".join(f"{n} in {m}" for m, n in found.items())
 
     def fraud_summary() -> str:
         from reelmine.service.fraud import scan_warehouse
 
-        flags = scan_warehouse(settings)
-        return f"{_rows(flags)} account-security flags"
+        scan = scan_warehouse(settings)
+        accounts = len(set(scan.flags.column("user_id").to_pylist()))
+        return f"{scan.flags.num_rows} account-security flags on {accounts} accounts"
 
     def content_summary() -> str:
         from reelmine.service.content import title_scorecard, trending_titles
@@ -123,12 +127,10 @@ def _jobs(
     def experiments_summary() -> str:
         from reelmine.service.experiments import experiment_readout, list_experiments
 
-        found = list_experiments(settings)
-        flagged = 0
-        for exp in found:
-            readout = experiment_readout(settings, str(exp["experiment_id"]))
-            flagged += int(bool(readout.to_dict()["srm"]["flagged"]))
-        return f"{len(found)} experiments read out, {flagged} with a sample-ratio mismatch"
+        ids = sorted({str(row["experiment_id"]) for row in list_experiments(settings)})
+        flagged = [i for i in ids if experiment_readout(settings, i).to_dict()["srm"]["flagged"]]
+        srm = ", ".join(flagged) or "none"
+        return f"{len(ids)} experiments read out; sample-ratio mismatch: {srm}"
 
     def marketing_summary() -> str:
         from reelmine.service.marketing import segments
