@@ -273,6 +273,29 @@ class Recommender(_Persistable, ABC):
         return ids[0], vals[0]
 
 
+class HistoryScorer(Recommender):
+    """A recommender whose scores are a function of the member's history alone (EASE,
+    item-kNN, content): folding in new interactions only replaces the stored history."""
+
+    @abstractmethod
+    def score_history(self, rows: sp.spmatrix | np.ndarray) -> np.ndarray:
+        """Scores for fresh interaction rows (fold-in without retraining), (n, n_items)."""
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self.score_history(self.user_items_[users])
+
+    def update_history(self, interactions: sp.spmatrix | np.ndarray) -> Self:
+        """Fold in every member's current history (new rows = new members) without retraining:
+        scores are computed from the history at request time, so only it is replaced."""
+        check_is_fitted(self)
+        X = as_interactions(interactions)
+        if X.shape[1] != self.n_items_:
+            raise DataError(f"history has {X.shape[1]} items, the model knows {self.n_items_}")
+        self.user_items_ = X
+        self.n_users_ = X.shape[0]
+        return self
+
+
 class RatingPredictor(_Persistable, ABC):
     """Explicit rating prediction over integer user and item indices."""
 

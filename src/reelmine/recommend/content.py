@@ -20,7 +20,12 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from reelmine.errors import DataError
 from reelmine.recommend._util import fold_in_rows, l2_normalize_rows
-from reelmine.recommend.base import Recommender, as_interactions, check_is_fitted, fingerprint
+from reelmine.recommend.base import (
+    HistoryScorer,
+    as_interactions,
+    check_is_fitted,
+    fingerprint,
+)
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 _STOP = frozenset(
@@ -78,7 +83,7 @@ def _identity(doc: list[str]) -> list[str]:
     return doc
 
 
-class ContentModel(Recommender):
+class ContentModel(HistoryScorer):
     """Metadata-based recommender (TF-IDF + truncated SVD title vectors).
 
     Parameters
@@ -179,20 +184,6 @@ class ContentModel(Recommender):
         """Unit taste profiles of interaction rows (n, n_items), shape (n, n_components)."""
         m = sp.csr_matrix(rows, dtype=np.float32)
         return l2_normalize_rows(np.asarray(m @ self.item_vectors_, dtype=np.float32))
-
-    def update_history(self, interactions: sp.spmatrix | np.ndarray) -> Self:
-        """Fold in every member's current history (new rows = new members) without retraining:
-        scores are computed from the history at request time, so only it is replaced."""
-        check_is_fitted(self)
-        X = as_interactions(interactions)
-        if X.shape[1] != self.n_items_:
-            raise DataError(f"history has {X.shape[1]} items, the model knows {self.n_items_}")
-        self.user_items_ = X
-        self.n_users_ = X.shape[0]
-        return self
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.score_history(self.user_items_[users])
 
     def score_history(self, rows: sp.spmatrix | np.ndarray) -> np.ndarray:
         """Cosine of each title to the profile of fresh interaction rows, shape (n, n_items)."""

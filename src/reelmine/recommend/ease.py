@@ -11,10 +11,15 @@ from threadpoolctl import threadpool_limits
 
 from reelmine.errors import DataError
 from reelmine.recommend._util import fold_in_rows, lookup, row_ids, rows_times_columns
-from reelmine.recommend.base import Recommender, as_interactions, check_is_fitted, fingerprint
+from reelmine.recommend.base import (
+    HistoryScorer,
+    as_interactions,
+    check_is_fitted,
+    fingerprint,
+)
 
 
-class EASE(Recommender):
+class EASE(HistoryScorer):
     """Embarrassingly shallow autoencoder: ``B = I - P diag(1/diag(P))``, ``P = (X'X + l2 I)^-1``.
 
     Two solvers:
@@ -99,20 +104,6 @@ class EASE(Recommender):
         self.n_users_, self.n_items_ = X.shape
         self.fingerprint_ = fingerprint(X)
         return self
-
-    def update_history(self, interactions: sp.spmatrix | np.ndarray) -> Self:
-        """Fold in every member's current history (new rows = new members) without retraining:
-        scores are computed from the history at request time, so only it is replaced."""
-        check_is_fitted(self)
-        X = as_interactions(interactions)
-        if X.shape[1] != self.n_items_:
-            raise DataError(f"history has {X.shape[1]} items, the model knows {self.n_items_}")
-        self.user_items_ = X
-        self.n_users_ = X.shape[0]
-        return self
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.score_history(self.user_items_[users])
 
     def score_history(self, rows: sp.spmatrix | np.ndarray) -> np.ndarray:
         """Scores for fresh interaction rows (fold-in without retraining), shape (n, n_items)."""

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from reelmine.errors import DataError
 from reelmine.recommend._util import fold_in_rows, lookup, prune_top_k
 from reelmine.recommend.base import (
+    HistoryScorer,
     Recommender,
     as_interactions,
     check_is_fitted,
@@ -34,7 +35,7 @@ def _prepare(X: sp.csr_matrix, feedback: str) -> sp.csr_matrix:
     raise DataError(f"feedback must be 'binary', 'log' or 'raw', not {feedback!r}")
 
 
-class ItemKNN(Recommender):
+class ItemKNN(HistoryScorer):
     """Item-item cosine neighbourhood model.
 
     ``sim(i, j) = <x_i, x_j> / (|x_i| |x_j| + shrinkage)`` over the item columns; each target
@@ -99,20 +100,6 @@ class ItemKNN(Recommender):
         self.n_users_, self.n_items_ = X.shape
         self.fingerprint_ = fingerprint(X)
         return self
-
-    def update_history(self, interactions: sp.spmatrix | np.ndarray) -> Self:
-        """Fold in every member's current history (new rows = new members) without retraining:
-        scores are computed from the history at request time, so only it is replaced."""
-        check_is_fitted(self)
-        X = as_interactions(interactions)
-        if X.shape[1] != self.n_items_:
-            raise DataError(f"history has {X.shape[1]} items, the model knows {self.n_items_}")
-        self.user_items_ = X
-        self.n_users_ = X.shape[0]
-        return self
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.score_history(self.user_items_[users])
 
     def score_history(self, rows: sp.spmatrix | np.ndarray) -> np.ndarray:
         """Scores for fresh interaction rows (fold-in without retraining), shape (n, n_items)."""
