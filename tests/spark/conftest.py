@@ -45,7 +45,10 @@ def spark_engine() -> Iterator[object]:
             "spark.ui.enabled": "false",
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
-            "spark.driver.memory": "1g",
+            # The suite keeps every registered Arrow table in the driver; ALS adds its own blocks.
+            # 1g ran out late in a full run (the JVM died and every later test lost it).
+            "spark.driver.memory": "3g",
+            "spark.driver.extraJavaOptions": "-Xss16m",
             "spark.sql.adaptive.enabled": "true",
             # Tiny inputs: interpreting beats compiling generated code for every query.
             "spark.sql.codegen.wholeStage": "false",
