@@ -451,8 +451,17 @@ class LoadedBundle:
             newness=_newness(self.titles),
         )
         self._lock = threading.Lock()
+        self._rules: dict[str, BusinessRules] = {}
 
     # -- helpers
+    def rules(self, country: str) -> BusinessRules:
+        """Availability rules for a country, built once per country: building them walks the
+        whole catalogue, which must stay off the per-request path."""
+        cached = self._rules.get(country)
+        if cached is None:
+            cached = self._rules[country] = BusinessRules.from_titles(self.titles, country=country)
+        return cached
+
     def country_code(self, country: str | None) -> int:
         return self.countries.index(country) if country in self.countries else -1
 
@@ -505,7 +514,7 @@ class LoadedBundle:
         # Members sharing a country share availability rules: one batched call per country.
         for c in sorted(set(countries), key=lambda x: x or ""):
             rows = np.flatnonzero(np.array([x == c for x in countries]))
-            allowed = BusinessRules.from_titles(self.titles, country=c).allowed if c else None
+            allowed = self.rules(c).allowed if c else None
             known = rows[users[rows] >= 0]
             if len(known):
                 ids[known], scores[known] = self.model.recommend(
@@ -537,7 +546,7 @@ class LoadedBundle:
         user = self.user_index(pseudonym)
         if country is None and user >= 0:
             country = self.user_country[user]
-        rules = BusinessRules.from_titles(self.titles, country=country) if country else None
+        rules = self.rules(country) if country else None
         scores = self._cold_scores([country])[0] if user < 0 else None
         with self._lock:  # HomePage keeps no state, but MMR buffers are cheap to serialise
             return self.homepage.rows(

@@ -27,7 +27,7 @@ def similar(
     k: int = Query(10, ge=1, le=100),
 ) -> SimilarTitles:
     """Titles most similar to ``title_id``; an unknown title is a 404 with a clear body."""
-    recs = recommender(request).similar(title_id, k)
+    recs = recommender(request)[1].similar(title_id, k)
     return SimilarTitles(
         title_id=title_id,
         k=k,

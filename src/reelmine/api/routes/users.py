@@ -13,6 +13,7 @@ from reelmine.api.auth import require
 from reelmine.api.errors import Unavailable
 from reelmine.api.models import Erased, ErrorBody, Recommendation, Recommendations, Row, Rows
 from reelmine.errors import NotFoundError
+from reelmine.service.recommend import LoadedBundle, RecommendationService
 
 router = APIRouter(
     prefix="/v1/users",
@@ -37,19 +38,17 @@ ROW_REASONS = {
 }
 
 
-def recommender(request: Request):  # type: ignore[no-untyped-def]
-    """The app's recommendation service (one per app; it hot-swaps newly trained bundles)."""
-    from reelmine.service.recommend import RecommendationService
-
+def recommender(request: Request) -> tuple[RecommendationService, LoadedBundle]:
+    """The app's recommendation service (one per app) and the bundle it serves now; a newly
+    trained bundle is swapped in here, between requests. No bundle yet: 503 saying what to run."""
     state = request.app.state
     if getattr(state, "recommender", None) is None:
         state.recommender = RecommendationService(state.settings)
-    service = state.recommender
+    service: RecommendationService = state.recommender
     try:
-        service.refresh()
+        return service, service.refresh()
     except NotFoundError as exc:
         raise Unavailable(str(exc)) from exc
-    return service
 
 
 @router.get(
@@ -65,8 +64,7 @@ def recommendations(
     country: str | None = Query(None, min_length=2, max_length=2, description="Override country."),
 ) -> Recommendations:
     """Top ``k`` titles; unknown members get the cold-start ranking, not an error."""
-    service = recommender(request)
-    bundle = service.refresh()
+    service, bundle = recommender(request)
     pseudonym = service.pseudonym(user_id)
     recs = bundle.top(pseudonym, k, country=country)
     return Recommendations(
@@ -93,8 +91,7 @@ def rows(
     country: str | None = Query(None, min_length=2, max_length=2, description="Override country."),
 ) -> Rows:
     """Rows for the member's home page, each title with the reason it is shown."""
-    service = recommender(request)
-    bundle = service.refresh()
+    service, bundle = recommender(request)
     page = bundle.rows(service.pseudonym(user_id), country=country)
     return Rows(
         user_id=user_id,
