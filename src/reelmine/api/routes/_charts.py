@@ -45,8 +45,8 @@ class _SharedExclusive:
     """A shared/exclusive gate around warehouse use within this process.
 
     DuckDB refuses a read-write connection to a file while a read-only one is open in the same
-    process (and the reverse), and some service functions open the warehouse read-write. So
-    read-only users share the gate and read-write users take it alone. Counter-based, so it may
+    process (and the reverse). Analytics (read-only) share the gate; the writers in this app,
+    event ingestion and erasure, take it alone. Counter-based, so it may
     be released from another thread than the one that took it (FastAPI dependencies do that).
     """
 
@@ -97,14 +97,6 @@ def warehouse_settings(request: Request) -> Iterator[Settings]:
     service functions); 503 when no warehouse has been ingested yet."""
     settings = _settings(request)
     with GATE.shared():
-        yield settings
-
-
-def warehouse_settings_rw(request: Request) -> Iterator[Settings]:
-    """Like :func:`warehouse_settings`, holding the gate alone: for service functions that
-    open the warehouse read-write."""
-    settings = _settings(request)
-    with GATE.exclusive():
         yield settings
 
 

@@ -31,7 +31,7 @@ from reelmine.api.routes._charts import (
     series_chart,
     suppressed_note,
     table_chart,
-    warehouse_settings_rw,
+    warehouse_settings,
 )
 from reelmine.settings import Settings
 
@@ -74,7 +74,7 @@ def genre_trend(
     filters: Filters = Depends(analytics_filters),
     period: Period = Query("week", description="Time grain."),
     top: int = Query(8, ge=1, le=50, description="Genres shown; the rest sum to 'other'."),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Hours viewed per genre and period (stacked); a title counts in each of its genres."""
     need("content")
@@ -95,7 +95,7 @@ def scorecard(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     limit: int = LimitQ,
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Top titles by views over the range, with rank in genre, trend and cost per view."""
     t = _scorecard(request, settings, filters)
@@ -114,7 +114,7 @@ def completion(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     limit: int = LimitQ,
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Completion rate of the most viewed titles (horizontal bars, share of starts)."""
     t = _scorecard(request, settings, filters).slice(0, limit)
@@ -136,7 +136,7 @@ def value(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     limit: int = LimitQ,
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Titles with a known cost, cheapest per view first (horizontal bars)."""
     t = _scorecard(request, settings, filters)
@@ -162,7 +162,7 @@ def performers(
     filters: Filters = Depends(analytics_filters),
     z: float = Query(2.0, gt=0, le=10, description="|z| that labels a title over/under."),
     limit: int = LimitQ,
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Titles whose views differ most from what their genre, age and kind predict (table)."""
     need("content")
@@ -185,7 +185,7 @@ def trending(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     limit: int = LimitQ,
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Shows whose daily views burst above their own baseline, strongest first (table)."""
     need("content")
@@ -208,7 +208,7 @@ def search_gaps(
     filters: Filters = Depends(analytics_filters),
     min_members: int = Query(3, ge=1, description="Members who must have searched a query."),
     limit: int = LimitQ,
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Frequent search queries with no good match in the catalogue (table)."""
     need("content")

@@ -20,6 +20,7 @@ from reelmine.api import capabilities
 from reelmine.api.auth import require
 from reelmine.api.errors import Unavailable
 from reelmine.api.models import ErrorBody, EventBatch, IngestResult, LiveFlag
+from reelmine.api.routes._charts import GATE
 from reelmine.data.schema import TABLES
 from reelmine.errors import DataError, NotFoundError
 
@@ -67,7 +68,10 @@ def ingest_events(
     check_columns(table, body.rows)
     fn = _ingest_function()
     settings = request.app.state.settings
-    summary = fn(settings, table, body.rows)
+    # DuckDB refuses a read-write connection beside read-only ones in one process: the write
+    # holds the warehouse gate alone, analytics requests hold it shared.
+    with GATE.exclusive():
+        summary = fn(settings, table, body.rows)
     flags = live_flags(request, table, body.rows) if table in ("plays", "logins") else []
     return IngestResult(
         table=table,

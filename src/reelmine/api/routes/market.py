@@ -28,7 +28,7 @@ from reelmine.api.routes._charts import (
     series_chart,
     suppressed_note,
     table_chart,
-    warehouse_settings_rw,
+    warehouse_settings,
 )
 from reelmine.settings import Settings
 
@@ -60,7 +60,7 @@ def by_country(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     period: Period = Query("month", description="Time grain; the latest period is shown."),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Active members per country in the latest ``period`` of the range (country bars)."""
     t = _members(request, settings, period, filters)
@@ -88,7 +88,7 @@ def growth(
     filters: Filters = Depends(analytics_filters),
     period: Period = Query("week", description="Time grain."),
     top: int = Query(8, ge=1, le=50, description="Countries shown; the rest sum to 'other'."),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Members per period and country (line)."""
     t = _members(request, settings, period, filters)
@@ -102,7 +102,7 @@ def growth(
 def plans(
     request: Request,
     filters: Filters = Depends(analytics_filters),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Current members on each plan, per country (stacked bars)."""
     need("market")
@@ -122,7 +122,7 @@ def retention(
     filters: Filters = Depends(analytics_filters),
     cohorts: int = Query(12, ge=1, le=120, description="Latest signup-month cohorts shown."),
     max_offset: int = Query(12, ge=1, le=60, description="Months after signup."),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Share of each signup-month cohort still a member k months later (heatmap)."""
     need("market")
@@ -149,7 +149,7 @@ def taste(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     min_members: int = Query(10, ge=1, description="Members a country-genre cell needs."),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """How much each country over- or under-indexes on each genre vs the world (heatmap of
     lift; 1 = the global share)."""
@@ -168,7 +168,7 @@ def opportunities(
     request: Request,
     filters: Filters = Depends(analytics_filters),
     top: int = Query(20, ge=1, le=500),
-    settings: Settings = Depends(warehouse_settings_rw),
+    settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """(country, genre) pairs where viewing demand outruns the catalogue, best first (table)."""
     need("market")

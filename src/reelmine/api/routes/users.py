@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from reelmine.api.auth import require
 from reelmine.api.errors import Unavailable
 from reelmine.api.models import Erased, ErrorBody, Recommendation, Recommendations, Row, Rows
+from reelmine.api.routes._charts import GATE
 from reelmine.errors import NotFoundError
 from reelmine.service.recommend import LoadedBundle, RecommendationService
 
@@ -129,7 +130,8 @@ def erase(request: Request, user_id: str = UserId) -> Erased:
 
     principal = request.state.principal
     actor = privacy.Actor(principal.key_id, principal.role)
-    report = privacy.erase_user(request.app.state.settings, user_id, actor=actor)
+    with GATE.exclusive():  # erasure rewrites the warehouse file: no reader may hold it
+        report = privacy.erase_user(request.app.state.settings, user_id, actor=actor)
     # Models were rewritten on disk: drop the loaded bundle so nothing erased is served.
     request.app.state.recommender = None
     return Erased(user_id=user_id, rows_deleted=report.rows_deleted)
