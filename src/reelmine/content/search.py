@@ -138,7 +138,11 @@ def search_gaps(
             "share_of_searches": searches[idx] / max(all_searches, 1.0),
         }
     )
-    return out.sort_by([("searches", "descending")])
+    # Ties broken by members then query text: the order must not depend on group_by's
+    # thread scheduling (the release gate and paging compare answers row by row).
+    return out.sort_by(
+        [("searches", "descending"), ("members", "descending"), ("query", "ascending")]
+    )
 
 
 def _empty() -> pa.Table:
