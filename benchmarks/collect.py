@@ -44,13 +44,15 @@ SECTIONS = [
     (
         "content.md",
         "Content and market jobs (issue 5)",
-        ".venv/bin/python benchmarks/content.py --out benchmarks/results/content.md",
+        ".venv/bin/python benchmarks/content.py --users 3000 --days 30 --replicate 58 "
+        "--out benchmarks/results/content.md",
         "target: all content and market aggregates over 10M plays in <= 60 s",
     ),
     (
         "fraud.md",
         "Fraud scan (issue 6)",
-        ".venv/bin/python benchmarks/fraud.py --out benchmarks/results/fraud.md",
+        ".venv/bin/python benchmarks/fraud.py --users 20000 --replicate 9 "
+        "--out benchmarks/results/fraud.md",
         "target: full scan over 10M plays and 2M logins in <= 60 s; per-type precision/recall",
     ),
     (
@@ -61,6 +63,19 @@ SECTIONS = [
         "target: micro-F1 >= 0.60 at <= 1 s per case (RobustSpot 0.42, Adtributor 0.27)",
     ),
     (
+        "quality.md",
+        "Streaming-quality detection and localisation on the simulator (issue 7)",
+        ".venv/bin/python benchmarks/quality.py --out benchmarks/results/quality.md",
+        "targets: >= 90% of planted incidents detected within two buckets, <= 1 false alarm per "
+        "simulated week, localisation F1 >= 0.9",
+    ),
+    (
+        "search_ranker.md",
+        "Search ranker vs plain BM25 (issue 8)",
+        ".venv/bin/python benchmarks/search_ranker.py --out benchmarks/results/search_ranker.md",
+        "MRR and Recall@10 on logged search -> play pairs, blended ranker against plain BM25",
+    ),
+    (
         "experiments.md",
         "Experiment statistics (issue 8)",
         ".venv/bin/python benchmarks/experiments.py --out benchmarks/results/experiments.md",
@@ -68,8 +83,8 @@ SECTIONS = [
     ),
     (
         "marketing.md",
-        "Marketing models, 100k members (issue 9)",
-        ".venv/bin/python benchmarks/marketing.py --out benchmarks/results/marketing.md",
+        "Marketing models (issue 9)",
+        ".venv/bin/python benchmarks/marketing.py --users 30000 --out benchmarks/results/marketing.md",
         "target: churn AUC >= 0.85 and better than recency; Qini above random",
     ),
     (

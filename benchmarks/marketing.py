@@ -153,18 +153,36 @@ def main() -> None:
     )
     truth = folder / "truth" / "user_tastes.parquet"
     if truth.is_file():
-        # Ceiling of a hazard-only ranking: the simulator's true churn hazard, no model.
+        # Ceiling: the simulator's true probability of cancelling within 30 days given each
+        # member's latent state at the evaluation date (onset rate, and days since the onset of
+        # disengagement when it started before that date; later onsets are future, not state).
         import pyarrow.parquet as pq
 
-        haz = pq.read_table(truth, columns=["user_id", "churn_hazard"])
+        from reelmine.data.simulator.members import churn_probability
+
+        tastes = pq.read_table(truth, columns=["user_id", "churn_hazard", "disengaged_at"])
         ids = feats["user_id"]  # the members active at the evaluation date
-        pos = np.asarray(pc.index_in(ids, value_set=haz["user_id"]).to_numpy())
-        h = np.asarray(haz["churn_hazard"].to_numpy())[pos]
+        pos = np.asarray(pc.index_in(ids, value_set=tastes["user_id"]).to_numpy())
+        h = np.asarray(tastes["churn_hazard"].to_numpy())[pos]
+        on = pc.cast(tastes["disengaged_at"], pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        on_us = np.asarray(pc.fill_null(on, -1).to_numpy(), dtype=np.int64)[pos]
+        t_us = int(ev.evaluation_date.timestamp() * 1_000_000)
+        since = np.where((on_us >= 0) & (on_us <= t_us), (t_us - on_us) / 86_400e6, np.nan)
         ye_ = churn_labels(run(LABEL_SQL), ids, ev.evaluation_date, 30)
+        oracle = evaluate_scores(ye_, churn_probability(h, since, 30.0))
         rows.append(
             (
                 "churn",
-                "true planted hazard (oracle, no model)",
+                "true churn probability (oracle: latent state, no model)",
+                "AUC / log loss",
+                f"{oracle.auc:.3f} / {oracle.log_loss:.4f}",
+                "-",
+            )
+        )
+        rows.append(
+            (
+                "churn",
+                "true onset rate only (static traits, no state)",
                 "AUC",
                 f"{evaluate_scores(ye_, h).auc:.3f}",
                 "-",

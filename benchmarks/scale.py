@@ -204,13 +204,16 @@ def worker(engine: str, folder: Path, spark_memory: str) -> dict[str, Any]:
             except Exception as exc:  # a job that fails (e.g. out of memory) is reported
                 result[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         result[name]["peak_mib"] = max(result[name].get("peak_mib", 0.0), mem.peak / 2**20)
+        # One line per finished job: a worker killed later (out of memory) keeps these.
+        line = {"job": name, "startup_s": result["startup_s"], **result[name]}
+        print(json.dumps(line), flush=True)
     return result
 
 
 def _cell(r: dict[str, Any], job: str) -> str:
     j = r.get(job, {})
     if "error" in j:
-        return f"failed: {j['error'][:60]}"
+        return f"failed: {j['error'][:70]}"
     return f"{j['s']:.1f} s / {j['peak_mib']:,.0f} MiB"
 
 
@@ -225,7 +228,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     for plays, engines in sorted(by_size.items()):
         d, s = engines.get("duckdb"), engines.get("spark")
         agree = "-"
-        if d and s:
+        complete = d and s and all("rows" in r.get(j, {}) for r in (d, s) for j in JOBS)
+        if complete and d and s:
             same = all(
                 d.get(j, {}).get("rows") == s.get(j, {}).get("rows") and "rows" in d.get(j, {})
                 for j in JOBS
@@ -233,7 +237,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             agree = "yes (row counts)" if same else "NO"
         for name, r in engines.items():
             cells = " | ".join(_cell(r, j) for j in JOBS)
-            lines.append(f"| {plays:,} | {name} | {r['startup_s']:.1f} s | {cells} | {agree} |")
+            up = r["startup_s"]
+            up_cell = f"{up:.1f} s" if up == up else "-"  # NaN: the worker died
+            lines.append(f"| {plays:,} | {name} | {up_cell} | {cells} | {agree} |")
     return "\n".join(lines)
 
 
@@ -248,6 +254,14 @@ def main() -> None:
     p.add_argument("--spark-memory", default="6g", help="spark.driver.memory (local mode)")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.add_argument("--fresh", action="store_true", help="rerun sizes already measured in --workdir")
+    p.add_argument(
+        "--timeout", type=float, default=None, help="seconds per (engine, size) worker; none: wait"
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: tabulate what --workdir holds (failed and timed-out runs included)",
+    )
     p.add_argument("--worker", nargs=2, metavar=("ENGINE", "FOLDER"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -269,25 +283,41 @@ def main() -> None:
     for size in args.sizes:
         folder, plays = prepare(work, base, size)
         for engine in args.engines:
-            if (folder.name, engine) in done:
-                rows.append(done[(folder.name, engine)])
+            known = done.get((folder.name, engine))
+            if known is not None and (known.get("complete", True) or args.report_only):
+                rows.append(known)
+                continue
+            if args.report_only:
                 continue
             cmd = [sys.executable, __file__, "--worker", engine, str(folder)]
             cmd += ["--spark-memory", args.spark_memory]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            try:
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, check=False, timeout=args.timeout
+                )
+            except subprocess.TimeoutExpired as exc:  # failed cells; finished jobs are kept
+                out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+                proc = subprocess.CompletedProcess(cmd, 124, out, "timed out")
             if proc.returncode != 0:
+                why = {-9: "killed (out of memory?)", 124: "timed out"}.get(proc.returncode, "")
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
                 r = {"engine": engine, "startup_s": float("nan")}
-                r.update({j: {"error": f"exit {proc.returncode}: {tail[0]}"} for j in JOBS})
+                r.update({j: {"error": f"exit {proc.returncode}: {why or tail[0]}"} for j in JOBS})
+                for line in (proc.stdout or "").splitlines():  # jobs finished before it died
+                    if line.startswith('{"job"'):
+                        done_job = json.loads(line)
+                        r["startup_s"] = done_job.pop("startup_s")
+                        r[done_job.pop("job")] = done_job
             else:
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
             r["plays"] = plays
             r["folder"] = folder.name
             rows.append(r)
             print(json.dumps(r), file=sys.stderr)
-            if "startup_s" in r and all("s" in r.get(j, {}) for j in JOBS):
-                with cache.open("a") as fh:
-                    fh.write(json.dumps(r) + "\n")
+            # Failed runs are kept too (for --report-only) but rerun unless complete.
+            r["complete"] = "startup_s" in r and all("s" in r.get(j, {}) for j in JOBS)
+            with cache.open("a") as fh:
+                fh.write(json.dumps(r) + "\n")
     cpu = f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
     text = (
         "## Scale: DuckDB vs Spark local\n\n"

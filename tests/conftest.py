@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _artifacts_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands audit to ``settings.artifacts``; a test that does not choose a folder must not
+    write ``./reelmine-artifacts`` into the working tree."""
+    if "REELMINE_ARTIFACTS" in os.environ:
+        yield
+        return
+    os.environ["REELMINE_ARTIFACTS"] = str(tmp_path_factory.mktemp("artifacts"))
+    try:
+        yield
+    finally:
+        os.environ.pop("REELMINE_ARTIFACTS", None)
 
 
 @pytest.fixture

@@ -44,6 +44,10 @@ PARAMS: dict[str, dict[str, Any]] = {
     "/v1/analytics/content/performers": {"limit": 500, "z": 0.1},
     "/v1/analytics/market/opportunities": {"top": 500},
     "/v1/analytics/marketing/churn-reasons": {"min_risk": 0.0, "limit": 100},
+    "/v1/analytics/interface/rows": {"limit": 500},
+    "/v1/analytics/interface/search-conversion": {"limit": 500},
+    "/v1/analytics/interface/search-gaps": {"limit": 500},
+    "/v1/analytics/interface/missed-titles": {"limit": 500},
 }
 # Whole-warehouse answers: gated by the warehouse's member count (150 > k), no small group.
 WHOLE = {"/v1/analytics/overview/summary", "/v1/analytics/overview/warehouse"}
@@ -97,6 +101,14 @@ COVERED = {
     "/v1/analytics/marketing/qini",
     "/v1/analytics/marketing/uplift",
     "/v1/analytics/marketing/ltv",
+    "/v1/analytics/interface/funnel",
+    "/v1/analytics/interface/positions",
+    "/v1/analytics/interface/rows",
+    "/v1/analytics/interface/search-conversion",
+    "/v1/analytics/interface/search-gaps",
+    "/v1/analytics/interface/missed-titles",
+    "/v1/analytics/recommend/quality",
+    "/v1/analytics/recommend/coverage",
 }
 # Count columns of table charts, most specific first (quality counts sessions).
 COUNTS = ("members", "accounts")
@@ -151,6 +163,9 @@ class Apps:
 
 @pytest.fixture(scope="module")
 def clients(sim_settings: Settings, keys: dict[str, str]) -> Iterator[Apps]:
+    from reelmine.service.recommend import train
+
+    train(sim_settings, model="ease")  # the recommend routes answer over a trained bundle
     apps = Apps(sim_settings)
     try:
         yield apps

@@ -79,16 +79,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A real uvicorn server on a free loopback port; yields (base URL, analyst key)."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A real uvicorn server on a free loopback port; yields (base URL, analyst key, admin
+    key). A recommendation bundle (EASE: quick) is trained so the Recommendations page draws."""
     from reelmine.api.app import create_app
+    from reelmine.service.recommend import train
 
     artifacts = tmp_path_factory.mktemp("browser")
     key, _ = KeyStore(artifacts).create("analyst")
+    admin, _ = KeyStore(artifacts).create("admin")
     # Every wired page reads this small simulated warehouse (built in a few seconds).
     sim = build_sim_warehouse(tmp_path_factory.mktemp("browser-sim"))
+    settings = Settings(artifacts=artifacts, db=sim.db, secret=sim.secret)
+    train(settings, model="ease")
     app = create_app(
-        Settings(artifacts=artifacts, db=sim.db, secret=sim.secret),
+        settings,
         pages=[*PAGES, demo.PAGE, demo.EMPTY_PAGE],
         routers=[demo.router],
     )
@@ -101,7 +106,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start within 15 s")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
+    yield f"http://127.0.0.1:{port}", key, admin
     srv.should_exit = True
     thread.join(timeout=10)
 
@@ -114,8 +119,8 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def test_every_page_renders(server: tuple[str, str], browser: object) -> None:
-    base, key = server
+def test_every_page_renders(server: tuple[str, str, str], browser: object) -> None:
+    base, key, _ = server
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
@@ -180,13 +185,14 @@ def test_every_page_renders(server: tuple[str, str], browser: object) -> None:
             assert name in drawn, f"{name} did not draw"
     assert drawn["quality/chart-rebuffer-series"] > 24 * 60  # hourly over 75 days
     assert drawn["experiments/chart-effects"] >= 4  # one interval per treatment arm
+    assert drawn["recommendations/chart-quality"] == 4  # 2 models x (nDCG@10, recall@10)
     context.close()
 
 
 def test_filters_reach_the_endpoints_and_empty_charts_say_so(
-    server: tuple[str, str], browser: object
+    server: tuple[str, str, str], browser: object
 ) -> None:
-    base, key = server
+    base, key, _ = server
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(f"{base}/login")
@@ -217,4 +223,67 @@ def test_filters_reach_the_endpoints_and_empty_charts_say_so(
     line = page.locator("#chart-line")
     assert line.get_attribute("data-state") == "error"
     assert "query.country" in line.locator(".chart-note").inner_text()
+    context.close()
+
+
+def _login(context: object, base: str, key: str) -> tuple[object, list[str]]:
+    page = context.new_page()  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.goto(f"{base}/login")
+    page.fill("#api_key", key)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard/overview")
+    page.wait_for_selector("body[data-charts=done]", timeout=45_000)
+    return page, problems
+
+
+def test_member_explorer_for_admin_and_note_for_analyst(
+    server: tuple[str, str, str], browser: object
+) -> None:
+    base, analyst, admin = server
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    page, problems = _login(context, base, admin)
+    page.goto(f"{base}/dashboard/recommendations")
+    page.wait_for_selector("#member-samples[data-state=drawn]", timeout=30_000)
+    samples = page.locator("button.sample-member")
+    assert samples.count() == 8
+    # Pick the most active sample member: their rows and history draw.
+    samples.first.click()
+    page.wait_for_selector("#member-result[data-state=drawn]", timeout=30_000)
+    result = page.locator("#member-result")
+    n_rows = int(result.get_attribute("data-rows") or 0)
+    assert n_rows >= 2 and page.locator(".member-row").count() == n_rows
+    assert page.locator(".member-row").first.locator("li").count() >= 1
+    assert page.locator(".member-row h4").first.inner_text() == "Top picks for you"
+    assert int(result.get_attribute("data-history") or 0) >= 1
+    assert page.locator("table.history tbody tr").count() == int(
+        result.get_attribute("data-history") or 0
+    )
+    page.wait_for_selector("body[data-charts=done]", timeout=45_000)
+    page.screenshot(path=str(SCREENSHOTS / "recommendations-explorer.png"), full_page=True)
+    # A raw ID the model never saw: cold-start rows, no history, and the page says so.
+    page.fill("#member", "someone-new")
+    page.click("#explorer-form button")
+    # (A selector, not wait_for_function: the page's CSP forbids evaluating strings.)
+    page.wait_for_selector("#member-result[data-state=drawn][data-history='0']", timeout=30_000)
+    assert "cold start" in page.locator(".member-status").inner_text()
+    assert page.locator(".member-row").count() >= 1
+    assert not problems, problems
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page, problems = _login(context, base, analyst)
+    page.goto(f"{base}/dashboard/recommendations")
+    page.wait_for_selector("body[data-charts=done]", timeout=45_000)
+    note = page.locator("[data-explorer=admin-only]")
+    assert note.count() == 1 and "admin" in note.inner_text()
+    assert page.locator("#explorer").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "recommendations-analyst.png"), full_page=True)
+    assert not problems, problems
     context.close()

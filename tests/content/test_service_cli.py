@@ -56,10 +56,19 @@ def test_empty_warehouse_is_a_clean_error(tmp_path):
 
 def test_cli_formats(settings, tmp_path: Path):
     context.configure(db=settings.db, config=None, engine=None, debug=False)
-    cli = CliRunner()
+    # Tiny data: at the default k = 10 every title is suppressed (shown as such, not zero).
+    art = {"REELMINE_ARTIFACTS": str(tmp_path / "art")}  # the CLI's audit log
+    res = CliRunner(env=art).invoke(content_app, ["performance", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    m1 = next(r for r in json.loads(res.output) if r["title_id"] == "m1")
+    assert m1["suppressed"] and m1["views"] is None
+    # Gate open (k = 1) for the numbers below; tests/privacy/test_cli_gate.py tests the gate.
+    context.configure(db=settings.db, config=None, engine=None, debug=False)
+    cli = CliRunner(env={"REELMINE_MIN_GROUP_SIZE": "1", **art})
     res = cli.invoke(content_app, ["trending", "--format", "csv"])
     assert res.exit_code == 0, res.output
-    assert res.output.splitlines()[0] == "title_id,start,end,strength"
+    # Every aggregate passes the release gate, which adds its two columns.
+    assert res.output.splitlines()[0] == "title_id,start,end,strength,suppressed,suppression"
     res = cli.invoke(content_app, ["performance", "--format", "json"])
     assert res.exit_code == 0, res.output
     rows = {r["title_id"]: r for r in json.loads(res.output)}

@@ -22,6 +22,7 @@ SECRET = "cli-test-secret-123456"
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("REELMINE_SECRET", SECRET)
+    monkeypatch.setenv("REELMINE_ARTIFACTS", str(tmp_path / "art"))  # the CLI's audit log
     db = tmp_path / "w.duckdb"
     context.configure(db=db, config=None, engine=None, debug=False)
     yield db
@@ -45,8 +46,12 @@ def test_init_ingest_status_export(env: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["status"])
     assert res.exit_code == 0
     assert "plays" in res.output and "2025-01-03" in res.output and "rating scale" in res.output
-    res = runner.invoke(app, ["export", str(tmp_path / "out"), "--table", "plays"])
+    # Member-level tables leave only on the admin's explicit --raw (the local operator is admin).
+    res = runner.invoke(app, ["export", str(tmp_path / "out"), "--table", "plays", "--raw"])
     assert res.exit_code == 0 and (tmp_path / "out" / "plays.parquet").is_file()
+    res = runner.invoke(app, ["export", str(tmp_path / "agg"), "--table", "plays"])
+    assert res.exit_code == 0 and (tmp_path / "agg" / "plays_daily.parquet").is_file()
+    assert not (tmp_path / "agg" / "plays.parquet").exists()
 
 
 def test_ingest_bad_input_raises_data_error(env: Path) -> None:

@@ -107,6 +107,13 @@ def test_small_run_is_fast(tmp_path: Path) -> None:
     assert time.perf_counter() - t0 < 15
 
 
+def test_no_browse_sessions_gives_an_empty_ui_events_table(tmp_path: Path) -> None:
+    simulate(SimulationConfig(users=60, days=7, seed=3, ui_fraction=0.0), tmp_path)
+    ui = pq.read_table(tmp_path / "ui_events.parquet")
+    assert ui.num_rows == 0 and ui.schema.field("row_name").type == pa.string()
+    assert pq.read_table(tmp_path / "plays.parquet").num_rows > 0
+
+
 def test_every_table_follows_the_contract(small: Path) -> None:
     manifest = json.loads((small / "manifest.json").read_text())
     for name, spec in TABLES.items():

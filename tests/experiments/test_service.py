@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 from reelmine.errors import DataError, NotFoundError
@@ -127,6 +128,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ingest_tables(wh, tables, Pseudonymiser.from_settings(settings))
     monkeypatch.setenv("REELMINE_DB", str(db))
     monkeypatch.setenv("REELMINE_KEY_FILE", str(tmp_path / "k.key"))
+    monkeypatch.setenv("REELMINE_ARTIFACTS", str(tmp_path / "art"))  # the CLI's audit log
     return db
 
 
@@ -174,6 +176,11 @@ def test_simulator_planted_experiments(sim_dir: Path) -> None:
     plays = pq.read_table(tmp_path / "plays.parquet")
     truth = pq.read_table(tmp_path / "truth" / "experiments.parquet").to_pylist()
     names = {"plays_per_member": "plays", "hours_viewed_per_member": "hours_viewed"}
+    # Every planted effect must lie in its interval widened for the number of comparisons
+    # (Bonferroni over the checks): each 95% interval alone misses 1 time in 20, so with about
+    # ten checks one plain miss is expected every few seeds, not a bug.
+    checks = sum(1 for t in truth if t["variant"] != "control")
+    widen = float(stats.norm.ppf(1 - 0.025 / max(checks, 1)) / stats.norm.ppf(0.975))
     for experiment_id in sorted({t["experiment_id"] for t in truth}):
         rows = [t for t in truth if t["experiment_id"] == experiment_id]
         weights = {t["variant"]: t["intended_weight"] for t in rows}
@@ -189,7 +196,8 @@ def test_simulator_planted_experiments(sim_dir: Path) -> None:
             m = got[(names[t["metric"]], t["variant"])]
             # The planted effect is relative: compare it with the interval over the control mean.
             lo, hi = m.ci_low / m.control, m.ci_high / m.control
-            assert lo <= t["true_relative_effect"] <= hi, (experiment_id, t, lo, hi)
+            mid, half = (lo + hi) / 2, (hi - lo) / 2 * widen
+            assert abs(t["true_relative_effect"] - mid) <= half, (experiment_id, t, lo, hi, widen)
 
 
 def _ui(n_sessions: int = 6000, seed: int = 0) -> tuple[pa.Table, pa.Table]:

@@ -100,3 +100,19 @@ def test_two_evenings_are_two_flags() -> None:
     )
     flags = concurrency_flags(tables_runner(plays=t, users=users(u1=1)))
     assert flags["window_start"].to_pylist() == [at(0, 20, 1), at(3, 20, 1)]
+
+
+def test_a_play_logged_twice_is_one_stream() -> None:
+    # The same play event twice (a client retry), after an earlier play of the same device:
+    # one stream, never "two streams on one device"; a second device makes it two.
+    once = {"started_at": at(0, 20), "ended_at": at(0, 22), "device_id": "d1", **BERLIN}
+    t = plays(
+        {"started_at": at(0, 18), "ended_at": at(0, 19), "device_id": "d1", **BERLIN},
+        once,
+        dict(once),
+        {"started_at": at(0, 20, 30), "ended_at": at(0, 21), "device_id": "d2", **PARIS},
+    )
+    eps = concurrency_episodes(tables_runner(plays=t, users=users(u1=1))).to_pylist()
+    assert len(eps) == 1 and eps[0]["peak"] == 2 and eps[0]["devices"] == 2
+    alone = plays(once, dict(once))
+    assert concurrency_flags(tables_runner(plays=alone, users=users(u1=1))).num_rows == 0

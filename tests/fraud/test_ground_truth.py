@@ -107,17 +107,22 @@ def test_check_raw_ids_and_cli(
     ids = tmp_path / "ids.txt"
     ids.write_text(f"user_id\n{raw}\n\n# a comment\n")
     monkeypatch.setenv("REELMINE_SECRET", warehouse.secret or "")
+    monkeypatch.setenv("REELMINE_ARTIFACTS", str(tmp_path / "art"))  # the CLI's audit log
     context.configure(db=warehouse.db, config=None, engine=None, debug=False)
     root = typer.Typer()
     root.callback()(lambda: None)
     fraud_cli.register(root)
     cli = CliRunner()
-    res = cli.invoke(root, ["fraud", "check", "--users", str(ids), "--format", "json"])
+    res = cli.invoke(
+        root, ["fraud", "check", "--users", str(ids), "--format", "json", "--row-level"]
+    )
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert rows and {r["user_id"] for r in rows} == {raw}
     assert set(rows[0]) == {"user_id", "type", "score", "window_start", "window_end", "evidence"}
-    res = cli.invoke(root, ["fraud", "flags", "--type", "household_sharing", "--format", "csv"])
+    res = cli.invoke(
+        root, ["fraud", "flags", "--type", "household_sharing", "--format", "csv", "--row-level"]
+    )
     assert res.exit_code == 0, res.output
     lines = res.output.strip().splitlines()
     assert lines[0] == "user_id,type,score,window_start,window_end,evidence"

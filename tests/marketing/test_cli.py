@@ -37,8 +37,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_marketing_cli(warehouse: Path) -> None:
-    runner = CliRunner()
-    res = runner.invoke(app, ["churn", "--as-of", "2026-03-05", "--format", "csv"])
+    # Gate open (k = 1): this test checks the models' numbers; tests/privacy/test_cli_gate.py
+    # checks the gate on these commands.
+    runner = CliRunner(
+        env={"REELMINE_MIN_GROUP_SIZE": "1", "REELMINE_ARTIFACTS": str(warehouse.parent / "art")}
+    )
+    res = runner.invoke(app, ["churn", "--as-of", "2026-03-05", "--format", "csv", "--row-level"])
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(res.output)))
     assert rows and list(rows[0]) == ["user_id", "churn_probability", "top_reasons"]
@@ -57,7 +61,7 @@ def test_marketing_cli(warehouse: Path) -> None:
     assert all(s["name"] for s in out["segments"])
     assert all(r["members"] >= 1 for r in out["by_country"])
     exported = runner.invoke(
-        app, ["segments", "--as-of", "2026-03-05", "--k", "3", "--export", "0"]
+        app, ["segments", "--as-of", "2026-03-05", "--k", "3", "--export", "0", "--row-level"]
     )
     assert exported.exit_code == 0
     assert len(exported.output.split()) == out["segments"][0]["members"]

@@ -81,6 +81,24 @@ def test_member_without_activity(feats: dict[str, dict]) -> None:
     assert u5["mean_rating_90d"] is None  # NaN/null when no rating
 
 
+def test_churn_precursors_relative_to_own_habit(feats: dict[str, dict]) -> None:
+    u1 = feats["u1"]
+    # Last 14 days (from 2026-02-15): p1 and p2 on one day, 1.5 h.
+    assert (u1["hours_14d"], u1["plays_14d"], u1["days_active_14d"]) == (1.5, 2, 1)
+    # First play of the 90-day window p4 at 2026-01-20 12:00, 39.5 days before as_of; the
+    # base of the trend is the 25.5 days before the last 14, with 3 h on 2 days.
+    assert u1["viewing_span_days"] == pytest.approx(39.5)
+    assert u1["trend_14d"] == pytest.approx(math.log((1.5 / 14 + 0.02) / (3.0 / 25.5 + 0.02)))
+    assert u1["active_days_trend_14d"] == pytest.approx(1 / 14 - 2 / 25.5)
+    # Usual gap between viewing days 39.5 / 3; the last play was 170 min ago.
+    assert u1["gap_vs_usual"] == pytest.approx((170 / 1440) / (39.5 / 3))
+    # No plays: the span is the tenure (59 days), the trend neutral, silence as long as usual.
+    u5 = feats["u5"]
+    assert u5["viewing_span_days"] == pytest.approx(59.0)
+    assert u5["trend_14d"] == pytest.approx(0.0)
+    assert u5["gap_vs_usual"] == pytest.approx(1.0)
+
+
 def test_no_future_leakage() -> None:
     """Adding events at or after as_of (plays, ratings, UI, logins, a signup) changes nothing."""
     before = member_features(_data.runner(), _data.AS_OF)

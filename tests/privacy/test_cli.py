@@ -60,3 +60,22 @@ def test_analyst_key_is_refused_the_audit_log(app: typer.Typer) -> None:
         app, ["privacy", "release", "count plays by user_id", "-e", "0.1", "--api-key", key]
     )
     assert isinstance(res.exception, PrivacyError)
+
+
+def test_release_out_writes_parquet_and_records_the_export(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from reelmine.privacy import audit
+
+    out = tmp_path / "release.parquet"
+    res = CliRunner().invoke(
+        app, ["privacy", "release", "count plays", "--epsilon", "1", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    t = pq.read_table(out)
+    assert t.num_rows == 1 and {"value", "noise_scale", "error95"} <= set(t.column_names)
+    assert t["error95"][0].as_py() == pytest.approx(2.9957, abs=1e-3)  # ln(20) / epsilon
+    entries = audit.read(context.settings(), role="admin")
+    assert any(e["action"] == "export" and e["path"] == str(out.resolve()) for e in entries)

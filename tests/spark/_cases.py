@@ -28,6 +28,8 @@ QUALITY_SQL = (
 def builder_cases() -> list[tuple[str, str]]:
     """Content, market, marketing and quality queries with the parameters each is tested with."""
     from reelmine.content import forecast, performance, search, trending, trends
+    from reelmine.interface import funnels, positions
+    from reelmine.interface import search as isearch
     from reelmine.market import markets, opportunity
     from reelmine.marketing import features
 
@@ -75,6 +77,16 @@ def builder_cases() -> list[tuple[str, str]]:
         ("marketing.features.genres", features.feature_sql(AS_OF, ("Drama", "Comedy"))),
         ("marketing.genres", features.GENRES_SQL),
         ("quality.plays", QUALITY_SQL),
+        ("interface.funnel", funnels.funnel_sql()),
+        (
+            "interface.funnel.by_entry_device_country",
+            funnels.funnel_sql(by=("entry", "device_type", "country"), since=SINCE, until=UNTIL),
+        ),
+        ("interface.cells", positions.cell_stats_sql()),
+        ("interface.cells.all_pages", positions.cell_stats_sql(page=None, since=SINCE)),
+        ("interface.item_counts", positions.item_cell_counts_sql()),
+        ("interface.item_counts.title", positions.item_cell_counts_sql(unit="title")),
+        ("interface.search_events", isearch.search_events_sql()),
     ]
     return cases
 

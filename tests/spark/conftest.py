@@ -112,3 +112,36 @@ def spark_run(
     for name, table in platform_tables.items():
         engine.register_arrow(name, table)
     return _memo(engine.runner())
+
+
+# -- the service layer on both engines ---------------------------------------------------------
+# 150 members over 60 days, ingested into a DuckDB warehouse: enough history for the content,
+# market, quality, experiment and marketing use cases. The Spark settings read the same
+# warehouse, exported once to Parquet (<artifacts>/spark-data) on first use.
+SERVICE_SECRET = "spark-service-tests-" + "s" * 24
+
+
+@pytest.fixture(scope="session")
+def service_settings(
+    spark_engine: object, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[object, object]:
+    """``(duckdb_settings, spark_settings)`` over one ingested simulated platform."""
+    from reelmine.service.ingest import ingest
+    from reelmine.service.simulate import run_simulation
+    from reelmine.settings import Settings
+
+    root = tmp_path_factory.mktemp("spark-service")
+    run_simulation(users=150, days=60, seed=3, out=root / "data")
+    duck = Settings(
+        artifacts=root / "art", db=root / "wh.duckdb", secret=SERVICE_SECRET, min_group_size=1
+    )
+    ingest(duck, root / "data")
+    spark = Settings(
+        artifacts=root / "art",
+        db=root / "wh.duckdb",
+        secret=SERVICE_SECRET,
+        min_group_size=1,
+        engine="spark",
+        spark_master="local[2]",
+    )
+    return duck, spark

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from reelmine import __version__
 from reelmine.api import errors
+from reelmine.api.fastlane import RecommendationsFastLane
 from reelmine.api.metrics import MetricsMiddleware, RequestLog
 from reelmine.api.routes import ROUTERS
 from reelmine.dashboard import views
@@ -78,6 +79,8 @@ def create_app(
     # No GZip middleware: it costs every request, and the one large body (the 1.1 MB charting
     # library) is served pre-compressed by the dashboard's static route.
     app.add_middleware(MetricsMiddleware, log=app.state.request_log)
+    # Outermost: memoised recommendation answers skip the stack above (see api/fastlane.py).
+    app.add_middleware(RecommendationsFastLane, state=app.state, log=app.state.request_log)
     return app
 
 

@@ -21,6 +21,7 @@ CAPABILITIES: dict[str, str] = {
     "fraud": "reelmine.service.fraud",
     "experiments": "reelmine.service.experiments",
     "marketing": "reelmine.service.marketing",
+    "interface": "reelmine.service.interface",
 }
 
 

@@ -3,120 +3,20 @@ trends, trending bursts, search gaps and new-title demand forecasts."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from reelmine.cli import context
-from reelmine.errors import ConfigError
+from reelmine.cli._output import FormatOpt, LimitOpt, OutOpt, by_list, emit, gated
 from reelmine.service import content as service
 
-console = Console()
 app = typer.Typer(
     help="Content insights: title performance, genre trends, trending titles, search demand "
     "and demand forecasts for new titles.",
     no_args_is_help=True,
 )
-FORMATS = ("table", "csv", "json", "parquet")
-
-FormatOpt = typer.Option("table", "--format", "-f", help="table, csv, json or parquet.")
-OutOpt = typer.Option(None, "--out", "-o", help="Write to this file instead of the terminal.")
-LimitOpt = typer.Option(50, "--limit", "-n", help="Rows to show in a table (0 = all).")
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.isoformat().replace("+00:00", "Z")
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, float):
-        return None if math.isnan(v) else round(v, 6)
-    if isinstance(v, list):
-        return [_cell(x) for x in v]
-    if hasattr(v, "is_finite"):  # Decimal
-        return float(v)
-    return v
-
-
-def _text(v: Any) -> str:
-    v = _cell(v)
-    if v is None:
-        return ""
-    if isinstance(v, list):
-        return "|".join(str(x) for x in v)
-    if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:.0f}"
-    return str(v)
-
-
-def emit(
-    table: pa.Table,
-    fmt: str,
-    out: Path | None,
-    title: str,
-    columns: list[str] | None = None,
-    limit: int = 50,
-    table_columns: list[str] | None = None,
-) -> None:
-    """Print or write ``table`` as a Rich table, CSV, JSON or Parquet (``--out`` required).
-
-    ``columns`` selects the columns of every format; ``table_columns`` only those of the Rich
-    table (wide reports keep all their columns in csv, json and parquet).
-    """
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if columns is not None:
-        table = table.select([c for c in columns if c in table.column_names])
-    if fmt == "parquet":
-        if out is None:
-            raise ConfigError("--format parquet needs --out FILE")
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, out)
-        console.print(f"wrote {table.num_rows} rows to {out}")
-        return
-    rows = [{k: _cell(v) for k, v in r.items()} for r in table.to_pylist()]
-    if fmt == "json":
-        text = json.dumps(rows, indent=2, default=str) + "\n"
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(table.column_names)
-        w.writerows([[_text(r[c]) for c in table.column_names] for r in rows])
-        text = buf.getvalue()
-    else:
-        shown = rows if limit <= 0 else rows[:limit]
-        cols = [c for c in (table_columns or table.column_names) if c in table.column_names]
-        note = "" if len(cols) == table.num_columns else "; --format csv/json for all columns"
-        t = Table(title=f"{title} ({table.num_rows} rows{note})", header_style="bold")
-        for c in cols:
-            t.add_column(c, overflow="fold")
-        for r in shown:
-            t.add_row(*(_text(r[c]) for c in cols))
-        if out is None:
-            console.print(t)
-            return
-        rec = Console(record=True, width=200, file=io.StringIO())
-        rec.print(t)
-        text = rec.export_text()
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        console.print(f"wrote {table.num_rows} rows to {out}")
-
-
-def _by(by: str | None) -> list[str]:
-    return [b.strip() for b in by.split(",") if b.strip()] if by else []
+WHAT = "reelmine content"
 
 
 @app.command("performance")
@@ -132,8 +32,9 @@ def performance_cmd(
 ) -> None:
     """Hours, views (hours / runtime), members, starts and completion per title."""
     t = service.title_performance(
-        context.settings(), period=period, by=_by(by), level=level, since=since, until=until
+        context.settings(), period=period, by=by_list(by), level=level, since=since, until=until
     )
+    t = gated(t, what=f"{WHAT} performance", group_by=["title_id", "period", *by_list(by)])
     emit(t, fmt, out, "title performance", limit=limit)
 
 
@@ -147,7 +48,12 @@ def scorecard_cmd(
 ) -> None:
     """Scorecard: rank within genre and release year, trend, cost per view."""
     emit(
-        service.title_scorecard(context.settings(), days=days, until=until),
+        gated(
+            service.title_scorecard(context.settings(), days=days, until=until),
+            what=f"{WHAT} scorecard",
+            group_by=["title_id"],
+            labels=["name", "genre", "release_year"],
+        ),
         fmt,
         out,
         "title scorecard",
@@ -176,8 +82,13 @@ def series_cmd(
 ) -> None:
     """Series: episodes per viewer, binge rate (or season drop-off with --seasons)."""
     r = service.series_report(context.settings(), binge_episodes=binge_episodes)
-    emit(
+    t = gated(
         r.seasons if seasons else r.series,
+        what=f"{WHAT} series",
+        group_by=["title_id", "season"] if seasons else ["title_id"],
+    )
+    emit(
+        t,
         fmt,
         out,
         "season drop-off" if seasons else "series",
@@ -194,7 +105,12 @@ def performers_cmd(
 ) -> None:
     """Titles that over- or under-perform what their genre, age and audience predict."""
     emit(
-        service.performers(context.settings(), z_threshold=z),
+        gated(
+            service.performers(context.settings(), z_threshold=z),
+            what=f"{WHAT} performers",
+            group_by=["title_id"],
+            labels=["name"],
+        ),
         fmt,
         out,
         "performers",
@@ -212,7 +128,12 @@ def renewals_cmd(
 ) -> None:
     """Renewal candidates ranked by engagement and retention of their viewers."""
     emit(
-        service.renewals(context.settings(), kind=None if kind == "all" else kind),
+        gated(
+            service.renewals(context.settings(), kind=None if kind == "all" else kind),
+            what=f"{WHAT} renewals",
+            group_by=["title_id"],
+            labels=["kind"],
+        ),
         fmt,
         out,
         "renewal candidates",
@@ -232,10 +153,11 @@ def trends_cmd(
     """Genre share of hours over time, with growth and a Holm-adjusted test of each change."""
     s = context.settings()
     t = (
-        service.genre_shares(s, period=period, by=_by(by))
+        service.genre_shares(s, period=period, by=by_list(by))
         if shares
-        else service.genre_trends(s, period=period, by=_by(by))
+        else service.genre_trends(s, period=period, by=by_list(by))
     )
+    t = gated(t, what=f"{WHAT} trends", group_by=["period", "genre", *by_list(by)])
     emit(t, fmt, out, "genre shares" if shares else "genre trends", limit=limit)
 
 
@@ -260,6 +182,7 @@ def trending_cmd(
         z_threshold=z,
         min_ratio=min_ratio,
     )
+    t = gated(t, what=f"{WHAT} trending", group_by=["title_id", "start"])
     cols = None if details else ["title_id", "start", "end", "strength"]
     emit(t, fmt, out, "trending", columns=cols, limit=limit)
 
@@ -275,8 +198,13 @@ def search_gaps_cmd(
 ) -> None:
     """Frequent searches that match nothing in the catalogue (titles members want)."""
     emit(
-        service.search_demand(
-            context.settings(), since=since, until=until, min_members=min_members
+        gated(
+            service.search_demand(
+                context.settings(), since=since, until=until, min_members=min_members
+            ),
+            what=f"{WHAT} search-gaps",
+            group_by=["query"],
+            hide=["query"],
         ),
         fmt,
         out,

@@ -9,14 +9,16 @@ import csv
 import io
 from pathlib import Path
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelmine.cli import context
+from reelmine.cli import _output, context
 from reelmine.data.ingest import IngestSummary, ProgressEvent
 from reelmine.service import ingest as svc
+from reelmine.service import privacy
 
 console = Console()
 app = typer.Typer(help="Warehouse and ingestion commands.", no_args_is_help=True)
@@ -139,11 +141,35 @@ def export(
     tables: list[str] | None = typer.Option(
         None, "--table", "-t", help="Only these tables (repeatable)."
     ),
+    raw: bool = typer.Option(
+        False,
+        "--raw",
+        help="Export the stored member-level tables (pseudonymised; admin only, audited).",
+    ),
 ) -> None:
-    """Export every warehouse table to Parquet (one file per table)."""
-    written = svc.export(context.settings(), out, tables or None)
-    for name, path in written.items():
-        console.print(f"{name} → {path}")
+    """Export what the privacy policy allows to Parquet (one file per table).
+
+    By default: the catalogue tables as stored and, for each table about members, a daily
+    aggregate (day, rows, members) through the release gate. ``--raw``: every stored table
+    (pseudonymised, never raw IDs), audited and recorded so erasure rewrites the files.
+    """
+    settings = context.settings()
+    who = _output.actor()
+    if raw:
+        written = privacy.export_raw(settings, out, tables or None, opt_in=True, actor=who)
+        for name, path in written.items():
+            console.print(f"{name} → {path}")
+        return
+    plan = privacy.export_tables(settings, tables or None, actor=who)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in plan.tables.items():
+        path = out / f"{name}.parquet"
+        _output.write_parquet(table, path)
+        privacy.record_export(settings, path, actor=who, what=f"export {name}")
+        note = f" ({_output.n_hidden(table)} suppressed)" if _output.n_hidden(table) else ""
+        console.print(f"{name} → {path}{note}")
+    for name, why in plan.skipped.items():
+        console.print(f"[yellow]{name} not exported:[/] {why}")
 
 
 def pseudonym(
@@ -153,8 +179,14 @@ def pseudonym(
         "user_id", "--kind", help="Identifier kind: user_id, device_id, profile_id."
     ),
 ) -> None:
-    """Print raw_id,pseudonym rows under the current key (support, data-subject requests)."""
+    """Print raw_id,pseudonym rows under the current key (support, data-subject requests;
+    admin only, audited: the pairs link members to their rows)."""
     rows = svc.pseudonyms(context.settings(), list(raw_ids or []), id_file=file, domain=kind)
+    _output.row_level(
+        pa.table({"raw_id": [r[0] for r in rows]}),
+        what=f"reelmine pseudonym ({kind})",
+        opt_in=True,
+    )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["raw_id", "pseudonym"])

@@ -1,14 +1,20 @@
-"""``reelmine experiments list|readout``: A/B readouts from the warehouse."""
+"""``reelmine experiments list|readout|artwork``: A/B readouts from the warehouse.
+
+Variant sizes pass the release gate (a variant is a cell, the experiment its total): a hidden
+variant's effects print as suppressed, and a hidden control hides every effect, the SRM test
+and the balance check, as in the API."""
 
 from __future__ import annotations
 
 import json
 
+import pyarrow.compute as pc
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from reelmine.cli import context
+from reelmine.cli._output import gated, gated_records, print_table, text
 from reelmine.errors import ConfigError
 from reelmine.service.experiments import (
     experiment_readout,
@@ -17,6 +23,7 @@ from reelmine.service.experiments import (
 )
 
 console = Console()
+WHAT = "reelmine experiments"
 
 app = typer.Typer(help="Experiment readouts: SRM check, effects, intervals.", no_args_is_help=True)
 
@@ -45,8 +52,15 @@ def list_cmd() -> None:
     table = Table(title="experiments")
     for col in ("experiment", "variant", "members"):
         table.add_column(col, justify="right" if col == "members" else "left")
-    for row in list_experiments(context.settings()):
-        table.add_row(str(row["experiment_id"]), str(row["variant"]), str(row["members"]))
+    rows = gated_records(
+        [dict(r) for r in list_experiments(context.settings())],
+        what=f"{WHAT} list",
+        group_by=["experiment_id", "variant"],
+    )
+    for row in rows:
+        table.add_row(
+            str(row["experiment_id"]), str(row["variant"]), text(row["members"], row["suppressed"])
+        )
     console.print(table)
 
 
@@ -78,13 +92,41 @@ def readout_cmd(
         pre_days=pre_days,
         window_days=window_days,
     )
+    d = result.to_dict()
+    d["variants"] = gated_records(
+        d["variants"], what=f"{WHAT} readout {experiment_id}", group_by=["variant"]
+    )
+    hidden = {v["variant"] for v in d["variants"] if v["suppressed"]}
+    all_hidden = result.control in hidden
+    # As in the API: a hidden variant nulls its effects, a hidden control nulls all; the SRM
+    # p-value and the balance means are functions of the hidden counts, so they go too.
+    keep = ("metric", "variant", "method", "role")
+    for m in d["metrics"]:
+        m["suppressed"] = all_hidden or m["variant"] in hidden
+        if m["suppressed"]:
+            m.update({k: None for k in m if k not in (*keep, "suppressed")})
+            m["decision"] = "suppressed"
+    if hidden:
+        d["srm"]["p_value"] = None
+        for b in d["balance"]:
+            b.update(control_mean=None, treatment_mean=None, std_diff=None, p_value=None)
     if fmt == "json":
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        typer.echo(json.dumps(d, indent=2, allow_nan=False))
         return
-    members = ", ".join(f"{v.variant} {v.members:,}" for v in result.variants)
-    status = "[red]FLAGGED[/]" if result.srm.flagged else "[green]ok[/]"
+    members = ", ".join(
+        f"{v['variant']} {text(v['members'], v['suppressed'], lambda x: f'{x:,}')}"
+        for v in d["variants"]
+    )
     console.print(f"[bold]{experiment_id}[/]  members: {members}")
-    console.print(f"sample-ratio check: p = {result.srm.p_value:.3g}  {status}")
+    if all_hidden:
+        console.print(
+            "[yellow]control suppressed:[/] fewer than the minimum group size; every effect, "
+            "the sample-ratio check and the balance check are suppressed"
+        )
+        return
+    status = "[red]FLAGGED[/]" if result.srm.flagged else "[green]ok[/]"
+    p_srm = text(d["srm"]["p_value"], bool(hidden), lambda v: f"{v:.3g}")
+    console.print(f"sample-ratio check: p = {p_srm}  {status}")
     if result.blocked:
         console.print(
             "[red]readout blocked:[/] the assignment ratio is broken, so every comparison is "
@@ -97,6 +139,9 @@ def readout_cmd(
     table.add_column("method")
     table.add_column("decision")
     for m in result.metrics:
+        if m.variant in hidden:
+            table.add_row(m.metric, m.variant, *(["suppressed"] * 6), m.method, "suppressed")
+            continue
         colour = {"significant": "green", "passed": "green", "failed": "red"}.get(m.decision, "")
         table.add_row(
             m.metric,
@@ -127,8 +172,22 @@ def artwork_cmd(
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be table or json, not {fmt!r}")
     rep = warehouse_artwork_report(context.settings(), epsilon=epsilon, holdout=holdout)
+    # A (title, segment) cell is gated by its impressions, the closest count the log gives.
+    best = gated(
+        rep.best,
+        what=f"{WHAT} artwork",
+        group_by=["title_id", "segment"],
+        members="impressions",
+        labels=["artwork_id"],
+    )
     if fmt == "json":
-        typer.echo(json.dumps(rep.to_dict(), indent=2))
+        d = rep.to_dict()
+        if "best" in d:
+            d["best"] = [
+                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                for r in best.to_pylist()
+            ]
+        typer.echo(json.dumps(d, indent=2))
         return
     table = Table(title=f"click-through on {rep.test_rounds:,} held-out impressions")
     for col in ("policy", "estimator", "CTR", "95% interval"):
@@ -137,14 +196,15 @@ def artwork_cmd(
         for name, e in est.items():
             table.add_row(policy, name, f"{e.value:.4f}", f"[{e.ci_low:.4f}, {e.ci_high:.4f}]")
     console.print(table)
-    best = rep.best.sort_by([("impressions", "descending")]).slice(0, top)
+    # Released cells first (most shown), then the suppressed ones.
+    order = best.append_column("_n", pc.fill_null(best["impressions"], -1))
+    best = order.sort_by([("_n", "descending")]).drop_columns(["_n"]).slice(0, top)
     if best.num_rows:
-        bt = Table(title="best artwork (most shown cells)")
-        for col in best.column_names:
-            bt.add_column(col)
-        for row in best.to_pylist():
-            bt.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
-        console.print(bt)
+        print_table(
+            best,
+            "best artwork (most shown cells)",
+            formats={c: (lambda v: f"{v:.3f}") for c in ("click_rate",)},
+        )
 
 
 def register(main: typer.Typer) -> None:

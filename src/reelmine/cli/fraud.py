@@ -1,23 +1,23 @@
-"""``reelmine fraud``: scan for account abuse, list flags, check accounts for support staff."""
+"""``reelmine fraud``: scan for account abuse, list flags, check accounts for support staff.
+
+The scan summary is an aggregate (gated, counted in distinct flagged accounts); ``flags`` and
+``check`` list accounts, so they need ``--row-level`` (admin only, audited), like the API's
+admin-only ``/v1/fraud/flags``."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from reelmine.cli import context
+from reelmine.cli._output import RowLevelOpt, emit, gated, print_table, row_level
 from reelmine.errors import ConfigError, DataError
 from reelmine.service import fraud as service
 
-console = Console()
 app = typer.Typer(
     help="Fraud and account security: concurrent streams, impossible travel, credential "
     "stuffing, household sharing, anomalous accounts.",
@@ -37,35 +37,12 @@ def _since(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _rows(flags: pa.Table) -> list[dict[str, object]]:
-    out = []
-    for r in flags.select(list(COLUMNS)).to_pylist():
-        r["score"] = round(float(r["score"]), 4)
-        r["window_start"] = r["window_start"].isoformat()
-        r["window_end"] = r["window_end"].isoformat()
-        out.append(r)
-    return out
-
-
 def _print(flags: pa.Table, fmt: str, title: str) -> None:
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    rows = _rows(flags)
-    if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        typer.echo(buf.getvalue(), nl=False)
-    else:
-        table = Table(title=title, header_style="bold")
-        for c in COLUMNS:
-            table.add_column(c, overflow="fold")
-        for r in rows:
-            table.add_row(*(str(r[c]) for c in COLUMNS))
-        console.print(table)
+    flags = flags.select(list(COLUMNS))
+    flags = flags.set_column(2, "score", pc.round(pc.cast(flags["score"], pa.float64()), 4))
+    emit(flags, fmt, None, title, limit=0, formats=FORMATS)
 
 
 @app.command("scan")
@@ -76,18 +53,16 @@ def scan_cmd(
 ) -> None:
     """Run every detector on the warehouse, store the flags and print a summary."""
     result = service.scan_warehouse(context.settings(), since=_since(since))
-    table = Table(title=f"fraud scan ({result.seconds:.1f} s)", header_style="bold")
-    for c in ("type", "flags", "accounts", "mean score", "max score"):
-        table.add_column(c, justify="left" if c == "type" else "right")
-    for r in result.summary.to_pylist():
-        table.add_row(
-            r["type"],
-            str(r["flags"]),
-            str(r["accounts"]),
-            f"{r['mean_score']:.2f}",
-            f"{r['max_score']:.2f}",
-        )
-    console.print(table)
+    summary = gated(
+        result.summary, what="reelmine fraud scan", group_by=["type"], members="accounts"
+    )
+    two = {"mean_score": lambda v: f"{v:.2f}", "max_score": lambda v: f"{v:.2f}"}
+    print_table(
+        summary,
+        f"fraud scan ({result.seconds:.1f} s)",
+        ["type", "flags", "accounts", "mean_score", "max_score"],
+        formats=two,
+    )
 
 
 @app.command("flags")
@@ -95,10 +70,11 @@ def flags_cmd(
     type_: str | None = typer.Option(None, "--type", help="Only flags of this type."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
     limit: int | None = typer.Option(None, "--limit", help="At most this many flags."),
+    row_level_: bool = RowLevelOpt,
 ) -> None:
-    """List stored flags, most severe first (user_id is the pseudonym)."""
+    """List stored flags, most severe first (user_id is the pseudonym; --row-level, admin)."""
     flags = service.list_flags(context.settings(), type=type_, limit=limit)
-    _print(flags, fmt, "fraud flags")
+    _print(row_level(flags, what="reelmine fraud flags", opt_in=row_level_), fmt, "fraud flags")
 
 
 def read_ids(path: Path) -> list[str]:
@@ -119,12 +95,14 @@ def read_ids(path: Path) -> list[str]:
 def check_cmd(
     users: Path = typer.Option(..., "--users", help="File of raw account IDs, one per line."),
     fmt: str = typer.Option("csv", "--format", help="csv or json."),
+    row_level_: bool = RowLevelOpt,
 ) -> None:
-    """Flags of the raw account IDs listed in FILE (user_id shows the raw ID as given)."""
+    """Flags of the raw account IDs listed in FILE (user_id shows the raw ID as given;
+    --row-level, admin)."""
     if fmt not in ("csv", "json"):
         raise ConfigError(f"--format must be csv or json, not {fmt!r}")
     flags = service.check_users(context.settings(), read_ids(users))
-    _print(flags, fmt, "flags")
+    _print(row_level(flags, what="reelmine fraud check", opt_in=row_level_), fmt, "flags")
 
 
 def register(parent: typer.Typer) -> None:

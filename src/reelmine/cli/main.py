@@ -59,6 +59,7 @@ _OPTIONAL_FACES: list[str] = [
     "recommend",
     "serve",
     "experiments",
+    "interface",
     "quality",
     "content",
     "market",

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from reelmine.cli import context
-from reelmine.cli.content import FormatOpt, LimitOpt, OutOpt, _by, emit
+from reelmine.cli._output import FormatOpt, LimitOpt, OutOpt, by_list, emit, gated
 from reelmine.service import market as service
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
     "demand vs supply gaps, regional taste.",
     no_args_is_help=True,
 )
+WHAT = "reelmine market"
 
 
 @app.command("members")
@@ -27,8 +28,14 @@ def members_cmd(
     limit: int = LimitOpt,
 ) -> None:
     """Members, signups, cancellations, active rate and hours per member."""
+    # Gated by the smaller of members and active members: every number describes one of them.
     emit(
-        service.members(context.settings(), period=period, by=_by(by)),
+        gated(
+            service.members(context.settings(), period=period, by=by_list(by)),
+            what=f"{WHAT} members",
+            group_by=["period", *by_list(by)],
+            members=("members", "active_members"),
+        ),
         fmt,
         out,
         "members",
@@ -45,8 +52,13 @@ def retention_cmd(
     limit: int = LimitOpt,
 ) -> None:
     """Cohort retention curves by signup month."""
+    # A cell is a cohort (within a breakdown) at a month offset; members = the cohort's size.
     emit(
-        service.retention(context.settings(), by=_by(by), max_offset=max_offset),
+        gated(
+            service.retention(context.settings(), by=by_list(by), max_offset=max_offset),
+            what=f"{WHAT} retention",
+            group_by=["cohort", "offset", *by_list(by)],
+        ),
         fmt,
         out,
         "cohort retention",
@@ -62,13 +74,23 @@ def plans_cmd(
     limit: int = LimitOpt,
 ) -> None:
     """Plan mix of current members."""
-    emit(service.plan_mix(context.settings(), by=_by(by)), fmt, out, "plan mix", limit=limit)
+    t = gated(
+        service.plan_mix(context.settings(), by=by_list(by)),
+        what=f"{WHAT} plans",
+        group_by=[*by_list(by), "plan"],
+    )
+    emit(t, fmt, out, "plan mix", limit=limit)
 
 
 @app.command("supply")
 def supply_cmd(fmt: str = FormatOpt, out: Path = OutOpt, limit: int = LimitOpt) -> None:
     """Per country and genre: share of viewing vs share of the available catalogue."""
-    emit(service.demand_supply(context.settings()), fmt, out, "demand vs supply", limit=limit)
+    t = gated(
+        service.demand_supply(context.settings()),
+        what=f"{WHAT} supply",
+        group_by=["country", "genre"],
+    )
+    emit(t, fmt, out, "demand vs supply", limit=limit)
 
 
 @app.command("opportunities")
@@ -79,7 +101,11 @@ def opportunities_cmd(
 ) -> None:
     """Ranked growth opportunities (genre demand beyond supply, unmet searches)."""
     emit(
-        service.opportunities(context.settings(), top=top),
+        gated(
+            service.opportunities(context.settings(), top=top),
+            what=f"{WHAT} opportunities",
+            group_by=["country", "genre"],
+        ),
         fmt,
         out,
         "opportunities",
@@ -108,8 +134,12 @@ def taste_cmd(
 ) -> None:
     """Genres or titles over-indexing in a country vs the global mix (lift with 95% CI)."""
     emit(
-        service.regional_taste(
-            context.settings(), level=level, country=country, min_members=min_members
+        gated(
+            service.regional_taste(
+                context.settings(), level=level, country=country, min_members=min_members
+            ),
+            what=f"{WHAT} taste",
+            group_by=["country", "key"],
         ),
         fmt,
         out,
@@ -131,7 +161,15 @@ def taste_cmd(
 @app.command("similarity")
 def similarity_cmd(fmt: str = FormatOpt, out: Path = OutOpt, limit: int = LimitOpt) -> None:
     """Similarity between markets (cosine of genre mixes)."""
-    emit(service.similarity(context.settings()), fmt, out, "market similarity", limit=limit)
+    # A pair describes the members of both markets; cosines do not add up, so no totals.
+    t = gated(
+        service.similarity(context.settings()),
+        what=f"{WHAT} similarity",
+        group_by=["country_a", "country_b"],
+        members=("members_a", "members_b"),
+        totals=False,
+    )
+    emit(t, fmt, out, "market similarity", limit=limit)
 
 
 def register(parent: typer.Typer) -> None:

@@ -1,21 +1,29 @@
-"""``reelmine marketing segments|churn|churn-eval|uplift|target|ltv``: marketing models."""
+"""``reelmine marketing segments|churn|churn-eval|uplift|target|ltv``: marketing models.
+
+Segment sizes, evaluation metrics, uplift by group and survival curves are aggregates and pass
+the release gate; per-member output (churn scores, campaign targets, member values, a
+segment's ID list) needs ``--row-level`` (admin only, audited)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+from typing import Any, cast
 
-import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reelmine.cli import context
+from reelmine.cli._output import (
+    RowLevelOpt,
+    console,
+    echo_json,
+    emit,
+    gated_records,
+    print_table,
+    row_level,
+    text,
+)
 from reelmine.errors import ConfigError
 from reelmine.service import marketing as service
-
-console = Console()
 
 app = typer.Typer(
     help="Marketing: member segments, churn risk, campaign uplift, lifetime value.",
@@ -23,6 +31,7 @@ app = typer.Typer(
 )
 
 FORMATS = ("table", "csv", "json")
+WHAT = "reelmine marketing"
 
 
 def _fmt(fmt: str) -> str:
@@ -31,29 +40,12 @@ def _fmt(fmt: str) -> str:
     return fmt
 
 
-def _emit(table: pa.Table, fmt: str, title: str, limit: int | None = None) -> None:
-    rows = table.to_pylist()
-    if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2, default=str, allow_nan=False))
-        return
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=table.column_names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        typer.echo(buf.getvalue(), nl=False)
-        return
-    shown = rows if limit is None else rows[:limit]
-    out = Table(title=f"{title} ({len(shown)} of {len(rows)} rows)")
-    for col in table.column_names:
-        out.add_column(col)
-    for r in shown:
-        out.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
-    console.print(out)
-
-
 def _json(obj: object) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
+    echo_json(obj)
+
+
+def _pct(v: Any) -> str:
+    return f"{float(v):.1%}"
 
 
 @app.command("segments")
@@ -62,23 +54,38 @@ def segments_cmd(
     k: int | None = typer.Option(None, "--k", min=2, help="Segments; default: best silhouette."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     export: int | None = typer.Option(
-        None, "--export", help="Print the pseudonymised IDs of this segment, one per line."
+        None,
+        "--export",
+        help="Print the pseudonymised IDs of this segment, one per line (with --row-level).",
     ),
+    row_level_: bool = RowLevelOpt,
 ) -> None:
     """Cluster members into named segments with sizes, stability and country mix."""
     _fmt(fmt)
     settings = context.settings()
     res = service.segments(settings, as_of, k=k)
     if export is not None:
+        import pyarrow as pa
+
         from reelmine.marketing.segments import export_segment
 
         ids = export_segment(
             res.user_ids, res.labels, export, min_group_size=settings.min_group_size
         )
+        what = f"{WHAT} segments --export {export}"
+        row_level(pa.table({"user_id": ids}), what=what, opt_in=row_level_)
         typer.echo("\n".join(ids))
         return
+    d: dict[str, Any] = res.to_dict()
+    d["segments"] = gated_records(
+        d["segments"], what=f"{WHAT} segments", group_by=["segment"], labels=["name"]
+    )
+    # The country mix is a second breakdown of the same members: (country, segment) cells.
+    d["by_country"] = gated_records(
+        d["by_country"], what=f"{WHAT} segments", group_by=["group", "segment"]
+    )
     if fmt == "json":
-        _json(res.to_dict())
+        _json(d)
         return
     console.print(
         f"[bold]{res.k} segments[/] as of {res.as_of:%Y-%m-%d} (k by silhouette), "
@@ -87,10 +94,25 @@ def segments_cmd(
     table = Table()
     for col in ("segment", "name", "members", "share", "distinguishing features"):
         table.add_column(col)
-    for p in res.profiles:
-        dist = ", ".join(f"{d['feature']} {float(d['z']):+.1f}σ" for d in p.distinguishing)
-        table.add_row(str(p.segment), p.name, f"{p.members:,}", f"{p.share:.1%}", dist)
+    for p in d["segments"]:
+        h = p["suppressed"]
+        dist = (
+            None
+            if p["distinguishing"] is None
+            else ", ".join(f"{x['feature']} {float(x['z']):+.1f}σ" for x in p["distinguishing"])
+        )
+        table.add_row(
+            str(p["segment"]),
+            str(p["name"]),
+            text(p["members"], h, lambda v: f"{v:,}"),
+            text(p["share"], h, _pct),
+            text(dist, h),
+        )
     console.print(table)
+    n = sum(p["suppressed"] for p in d["segments"])
+    if n:
+        k = settings.min_group_size
+        console.print(f"{n} segment(s) suppressed: fewer than {k} members (or complementary)")
 
 
 @app.command("churn")
@@ -99,11 +121,13 @@ def churn_cmd(
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
     horizon: int = typer.Option(30, "--horizon-days", min=1, help="Churn window, days."),
     limit: int = typer.Option(20, "--limit", min=1, help="Rows shown with --format table."),
+    row_level_: bool = RowLevelOpt,
 ) -> None:
-    """Churn probability and top reasons of every member active at --as-of."""
+    """Churn probability and top reasons of every member active at --as-of (--row-level)."""
     _fmt(fmt)
     out = service.churn_scores(context.settings(), as_of, horizon_days=horizon)
-    _emit(out, fmt, f"churn risk, next {horizon} days", limit=limit)
+    out = row_level(out, what=f"{WHAT} churn", opt_in=row_level_)
+    emit(out, fmt, None, f"churn risk, next {horizon} days", limit=limit, formats=FORMATS)
 
 
 @app.command("churn-eval")
@@ -115,6 +139,15 @@ def churn_eval_cmd(
     """Time-based evaluation: AUC, log loss, calibration, vs a recency-only baseline."""
     _fmt(fmt)
     ev = service.churn_evaluation(context.settings(), date, horizon_days=horizon)
+    # Both rows describe the same evaluation members: one cell, gated by their number.
+    gate = gated_records(
+        [{"population": "evaluation", "members": ev.model.members}],
+        what=f"{WHAT} churn-eval",
+        group_by=["population"],
+        totals=False,
+    )
+    if gate[0]["suppressed"]:
+        raise_small("churn-eval", ev.model.members)
     if fmt == "json":
         _json(ev.to_dict())
         return
@@ -146,8 +179,35 @@ def uplift_cmd(
     """Cross-fitted uplift of a campaign: Qini coefficient with interval, uplift@k, by group."""
     _fmt(fmt)
     rep = service.uplift(context.settings(), campaign, method=method)
+    total = gated_records(
+        [{"campaign": rep.campaign_id, "members": rep.members}],
+        what=f"{WHAT} uplift",
+        group_by=["campaign"],
+        totals=False,
+    )
+    if total[0]["suppressed"]:
+        raise_small("uplift", rep.members)
+    by_group = gated_records(
+        list(rep.by_group), what=f"{WHAT} uplift", group_by=["column", "value"]
+    )
     if fmt == "json":
-        _json(rep.to_dict())
+        d: dict[str, Any] = rep.to_dict()
+        curve = cast(list[dict[str, Any]], d["curve"])
+        d["by_group"] = by_group
+        # Each curve point adds the next share of members: two points differenced describe
+        # that step, so a step is a cell gated by the members it adds (the 0% point stands for
+        # the whole campaign), as in the API's Qini chart.
+        reached = [int(round(float(c["share_targeted"]) * rep.members)) for c in curve]
+        steps = [b - a for a, b in zip([0, *reached[:-1]], reached, strict=True)]
+        d["curve"] = gated_records(
+            [
+                {**c, "members": rep.members if n == 0 else st}
+                for c, n, st in zip(curve, reached, steps, strict=True)
+            ],
+            what=f"{WHAT} uplift",
+            group_by=["share_targeted"],
+        )
+        _json(d)
         return
     lo, hi = rep.qini_ci
     verdict = "[green]beats random[/]" if lo > 0 else "[yellow]not better than random[/]"
@@ -160,13 +220,14 @@ def uplift_cmd(
     table = Table(title="predicted vs observed uplift by group")
     for col in ("column", "value", "members", "predicted", "observed"):
         table.add_column(col)
-    for r in rep.by_group:
+    for r in by_group:
+        h = r["suppressed"]
         table.add_row(
             str(r["column"]),
             str(r["value"]),
-            f"{r['members']:,}",
-            f"{float(str(r['predicted_uplift'])):+.2%}",
-            f"{float(str(r['observed_uplift'])):+.2%}",
+            text(r["members"], h, lambda v: f"{v:,}"),
+            text(r["predicted_uplift"], h, lambda v: f"{float(str(v)):+.2%}"),
+            text(r["observed_uplift"], h, lambda v: f"{float(str(v)):+.2%}"),
         )
     console.print(table)
 
@@ -179,8 +240,9 @@ def target_cmd(
     value: float = typer.Option(1.0, "--value", help="Value of one conversion."),
     as_of: str | None = typer.Option(None, "--as-of", help="Score members active then."),
     fmt: str = typer.Option("csv", "--format", help="table, csv or json."),
+    row_level_: bool = RowLevelOpt,
 ) -> None:
-    """Members to contact for a budget, highest predicted uplift first."""
+    """Members to contact for a budget, highest predicted uplift first (--row-level)."""
     _fmt(fmt)
     out = service.uplift_targets(
         context.settings(),
@@ -190,7 +252,8 @@ def target_cmd(
         cost_per_contact=cost,
         value_per_conversion=value,
     )
-    _emit(out, fmt, "campaign targets", limit=20)
+    out = row_level(out, what=f"{WHAT} target", opt_in=row_level_)
+    emit(out, fmt, None, "campaign targets", limit=20, formats=FORMATS)
 
 
 @app.command("ltv")
@@ -198,15 +261,45 @@ def ltv_cmd(
     as_of: str | None = typer.Option(None, "--as-of", help="Value members active then."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
     cap_days: float = typer.Option(730.0, "--cap-days", min=1, help="Horizon of the value, days."),
+    row_level_: bool = RowLevelOpt,
 ) -> None:
-    """Expected remaining tenure and value per member (Cox model), Kaplan-Meier by segment."""
+    """Kaplan-Meier by segment (gated) and, with --row-level, expected remaining tenure and
+    value per member (Cox model); --format csv is the per-member list."""
     _fmt(fmt)
     res = service.ltv(context.settings(), as_of, cap_days=cap_days)
-    if fmt == "json":
-        _json(res.to_dict(top=20))
-        return
+    members = None
+    if row_level_ or fmt == "csv":
+        members = row_level(res.members, what=f"{WHAT} ltv", opt_in=row_level_)
     if fmt == "csv":
-        _emit(res.members, fmt, "lifetime value")
+        assert members is not None  # row_level refused otherwise
+        emit(members, fmt, None, "lifetime value", formats=FORMATS)
+        return
+    curves = gated_records(
+        [
+            {
+                "group": c.group,
+                "members": c.members,
+                "events": c.events,
+                "survival_30d": c.survival_30d,
+                "survival_90d": c.survival_90d,
+            }
+            for c in res.curves
+        ],
+        what=f"{WHAT} ltv",
+        group_by=["group"],
+    )
+    if fmt == "json":
+        d = cast(dict[str, Any], res.to_dict(top=20))
+        hidden = {c["group"] for c in curves if c["suppressed"]}
+        d["curves"] = [
+            {**c, **dict.fromkeys([k for k in c if k not in ("group",)], None), "suppressed": True}
+            if c["group"] in hidden
+            else {**c, "suppressed": False}
+            for c in d["curves"]
+        ]
+        if members is None:
+            d.pop("top_members", None)
+        _json(d)
         return
     console.print(
         f"Cox model fitted on the cohort of {res.fit_as_of:%Y-%m-%d} "
@@ -215,16 +308,31 @@ def ltv_cmd(
     table = Table(title="Kaplan-Meier by segment of the fitted cohort")
     for col in ("segment", "members", "cancellations", "S(30 d)", "S(90 d)"):
         table.add_column(col)
-    for c in res.curves:
+    for c in curves:
+        h = c["suppressed"]
         table.add_row(
-            c.group,
-            f"{c.members:,}",
-            f"{c.events:,}",
-            f"{c.survival_30d:.3f}",
-            "-" if c.survival_90d is None else f"{c.survival_90d:.3f}",
+            str(c["group"]),
+            text(c["members"], h, lambda v: f"{v:,}"),
+            text(c["events"], h, lambda v: f"{v:,}"),
+            text(c["survival_30d"], h, lambda v: f"{v:.3f}"),
+            "suppressed" if h else "-" if c["survival_90d"] is None else f"{c['survival_90d']:.3f}",
         )
     console.print(table)
-    _emit(res.members, "table", "expected remaining tenure and value", limit=20)
+    if members is not None:
+        print_table(members, "expected remaining tenure and value", limit=20)
+    else:
+        console.print("per-member values: add --row-level (admin only, audited)")
+
+
+def raise_small(command: str, n: int) -> None:
+    """Refuse a report whose whole population is under the minimum group size."""
+    from reelmine.errors import PrivacyError
+
+    k = context.settings().min_group_size
+    raise PrivacyError(
+        f"refused: {WHAT} {command} describes {n} members, fewer than the minimum group size "
+        f"{k}; its numbers are suppressed"
+    )
 
 
 def register(parent: typer.Typer) -> None:

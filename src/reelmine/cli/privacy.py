@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from reelmine.cli import context
+from reelmine.cli import _output, context
 from reelmine.service import privacy as svc
 
 app = typer.Typer(
@@ -21,14 +21,7 @@ _KEY_HELP = "Act as this API key (env REELMINE_API_KEY); default: the local oper
 
 
 def _actor(api_key: str | None) -> svc.Actor:
-    key = api_key or os.environ.get("REELMINE_API_KEY")
-    return svc.actor_from_key(context.settings(), key) if key else svc.local_actor()
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "" if v is None else str(v)
+    return _output.actor(api_key)
 
 
 @app.command()
@@ -38,22 +31,26 @@ def release(
     rows: int = typer.Option(1, "--rows", help="Rows per member per group (L)."),
     groups: int = typer.Option(1, "--groups", help="Groups per member (G)."),
     api_key: str | None = typer.Option(None, "--api-key", help=_KEY_HELP),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Also write the release to this Parquet file (audited)."
+    ),
 ) -> None:
     """Differentially private count/sum/mean/quantile/histogram by group."""
+    settings, actor = context.settings(), _actor(api_key)
     res = svc.release(
-        context.settings(),
+        settings,
         query,
         epsilon=epsilon,
-        actor=_actor(api_key),
+        actor=actor,
         rows_per_member=rows,
         groups_per_member=groups,
     )
-    t = Table(title=f"{query}  (epsilon {epsilon:g}, delta {res.delta:g})")
-    for c in res.table.column_names:
-        t.add_column(c)
-    for row in res.table.to_pylist():
-        t.add_row(*(_fmt(v) for v in row.values()))
-    console.print(t)
+    _output.print_table(res.table, f"{query}  (epsilon {epsilon:g}, delta {res.delta:g})")
+    if out is not None:
+        # A DP release is safe to publish as is: its noise, not the gate, protects members.
+        _output.write_parquet(res.table, out)
+        svc.record_export(settings, out, actor=actor, what=f"DP release: {query}")
+        console.print(f"wrote {res.table.num_rows} rows to {out}")
     console.print(
         f"budget of {res.budget.key_id}: spent {res.budget.spent:g} of {res.budget.limit:g}; "
         f"error95 = 95% bound of the noise; bounds L={res.bounds.rows_per_member}, "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from reelmine.cli import context
+from reelmine.cli._output import console, gated, is_hidden, print_table
 from reelmine.errors import ConfigError
 from reelmine.service import quality as svc
 
@@ -16,7 +16,7 @@ app = typer.Typer(
     help="Streaming quality: metrics, incidents, root causes, quantile comparisons.",
     no_args_is_help=True,
 )
-console = Console()
+WHAT = "reelmine quality"
 
 
 def _when(text: str | None, option: str) -> datetime | None:
@@ -46,12 +46,9 @@ def report(
     res = svc.quality_report(
         context.settings(), by=attrs, since=_when(since, "--since"), bucket_seconds=bucket
     )
-    table = Table(title="playback quality")
-    for name in res.column_names:
-        table.add_column(name)
-    for row in res.to_pylist():
-        table.add_row(*(_fmt(v) for v in row.values()))
-    console.print(table)
+    # The quality service counts sessions, not members: the closest count the gate can use.
+    res = gated(res, what=f"{WHAT} report", group_by=["bucket", *attrs], members="sessions")
+    print_table(res, "playback quality", formats={c: _fmt for c in res.column_names})
 
 
 @app.command()
@@ -61,24 +58,42 @@ def incidents(
     z: float = typer.Option(5.0, "--z", help="Robust z-score threshold."),
 ) -> None:
     """Anomaly windows per top-level slice (country, CDN, ISP, device type, app version)."""
+    settings = context.settings()
+    # The detector never scores a slice-bucket under k sessions (the gate at the source), so
+    # every incident describes at least that many; the gate then confirms it.
+    floor = max(30, settings.min_group_size)
     found = svc.quality_incidents(
-        context.settings(), metric=metric, bucket_seconds=bucket, z_threshold=z
+        settings, metric=metric, bucket_seconds=bucket, z_threshold=z, min_count=floor
     )
-    table = Table(title=f"incidents ({metric})")
-    for col in ("id", "slice", "start", "end", "severity", "value", "baseline"):
-        table.add_column(col)
-    for inc in found:
-        w = inc.window
-        table.add_row(
-            inc.incident_id,
-            ",".join(f"{k}={v}" for k, v in w.slice.items()),
-            datetime.fromtimestamp(w.start, tz=UTC).isoformat(),
-            datetime.fromtimestamp(w.end + inc.bucket_seconds, tz=UTC).isoformat(),
-            f"{w.severity:.1f}",
-            _fmt(w.value),
-            _fmt(w.baseline),
-        )
-    console.print(table)
+    t = pa.table(
+        {
+            "id": pa.array([i.incident_id for i in found], pa.string()),
+            "slice": pa.array(
+                [",".join(f"{k}={v}" for k, v in i.window.slice.items()) for i in found],
+                pa.string(),
+            ),
+            "start": pa.array(
+                [datetime.fromtimestamp(i.window.start, tz=UTC).isoformat() for i in found],
+                pa.string(),
+            ),
+            "end": pa.array(
+                [
+                    datetime.fromtimestamp(i.window.end + i.bucket_seconds, tz=UTC).isoformat()
+                    for i in found
+                ],
+                pa.string(),
+            ),
+            "severity": pa.array([float(i.window.severity) for i in found], pa.float64()),
+            "value": pa.array([float(i.window.value) for i in found], pa.float64()),
+            "baseline": pa.array([float(i.window.baseline) for i in found], pa.float64()),
+            "sessions": pa.array([floor] * len(found), pa.int64()),
+        }
+    )
+    t = gated(
+        t, what=f"{WHAT} incidents", group_by=["id", "slice"], members="sessions", totals=False
+    )
+    cols = ["id", "slice", "start", "end", "severity", "value", "baseline"]
+    print_table(t, f"incidents ({metric})", cols, formats={"severity": lambda v: f"{v:.1f}"})
 
 
 @app.command()
@@ -97,14 +112,24 @@ def explain(
         res = svc.explain_window(settings, start=start, end=end, metric=metric)
     else:
         raise ConfigError("give an INCIDENT_ID or --window START END")
-    table = Table(title=f"root causes (deviation {res.deviation:.4g})")
-    for col in ("rank", "root cause", "explained", "expected", "actual", "sessions"):
-        table.add_column(col)
-    for i, c in enumerate(res.causes, start=1):
-        table.add_row(
-            str(i), c.label, f"{c.explained:.0%}", _fmt(c.expected), _fmt(c.actual), _fmt(c.count)
-        )
-    console.print(table)
+    t = pa.table(
+        {
+            "rank": pa.array(range(1, len(res.causes) + 1), pa.int64()),
+            "root cause": pa.array([c.label for c in res.causes], pa.string()),
+            "explained": pa.array([float(c.explained) for c in res.causes], pa.float64()),
+            "expected": pa.array([float(c.expected) for c in res.causes], pa.float64()),
+            "actual": pa.array([float(c.actual) for c in res.causes], pa.float64()),
+            "sessions": pa.array([int(c.count) for c in res.causes], pa.int64()),
+        }
+    )
+    # Causes overlap (nested slices) and sum to the window's total: complementary suppression.
+    t = gated(t, what=f"{WHAT} explain", group_by=["root cause"], members="sessions")
+    print_table(
+        t,
+        f"root causes (deviation {res.deviation:.4g})",
+        ["rank", "root cause", "explained", "expected", "actual", "sessions"],
+        formats={"explained": lambda v: f"{v:.0%}", "expected": _fmt, "actual": _fmt},
+    )
 
 
 @app.command()
@@ -119,19 +144,29 @@ def compare(
     res = svc.compare_groups(
         context.settings(), metric=metric, by=by, a=a, b=b, since=_when(since, "--since")
     )
-    table = Table(title=f"{metric}: {by}={b} minus {by}={a} (n={res.n_b} vs {res.n_a})")
-    for col in ("quantile", "A", "B", "B - A", "95% low", "95% high"):
-        table.add_column(col)
-    for row in res.table.to_pylist():
-        table.add_row(
-            f"p{row['quantile'] * 100:g}",
-            *(_fmt(row[k]) for k in ("a", "b", "diff", "low", "high")),
-        )
-    console.print(table)
-    console.print(
-        f"Mann-Whitney U = {res.u_statistic:.0f}, p = {res.p_value:.3g}, "
-        f"P(B > A) = {res.prob_b_greater:.3f}"
+    # Every quantile row describes both groups: gated by the smaller one, since B - A would
+    # give away a hidden group.
+    t = res.table.select(["quantile", "a", "b", "diff", "low", "high"])
+    t = t.append_column("plays", pa.array([min(res.n_a, res.n_b)] * t.num_rows, pa.int64()))
+    t = gated(t, what=f"{WHAT} compare", group_by=["quantile"], members="plays", totals=False)
+    hidden = any(is_hidden(t))
+    t = t.drop_columns(["plays"])
+    t = t.rename_columns(
+        ["quantile", "A", "B", "B - A", "95% low", "95% high", *t.column_names[6:]]
     )
+    n = "n suppressed" if hidden else f"n={res.n_b} vs {res.n_a}"
+    print_table(
+        t,
+        f"{metric}: {by}={b} minus {by}={a} ({n})",
+        formats={"quantile": lambda v: f"p{v * 100:g}", **{c: _fmt for c in t.column_names[1:]}},
+    )
+    if hidden:
+        console.print("Mann-Whitney test suppressed: a group has too few plays")
+    else:
+        console.print(
+            f"Mann-Whitney U = {res.u_statistic:.0f}, p = {res.p_value:.3g}, "
+            f"P(B > A) = {res.prob_b_greater:.3f}"
+        )
 
 
 def register(parent: typer.Typer) -> None:

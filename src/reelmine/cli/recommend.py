@@ -1,4 +1,7 @@
-"""``reelmine recommend``: train, top-N for members, rating predictions, rows, similar titles."""
+"""``reelmine recommend``: train, top-N for members, rating predictions, rows, similar titles.
+
+Per-member output (top, predict, rows) is the serving path: role ``service`` or ``admin`` as in
+the API (an analyst key is refused), and each call is written to the audit log."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reelmine.cli import context
+from reelmine.cli._output import serving
 from reelmine.errors import DataError
 from reelmine.service import recommend as service
 
@@ -102,6 +106,7 @@ def top(
 ) -> None:
     """Top-k per member: CSV user_id,rank,title_id,score,reason (raw user IDs)."""
     ids = [r[0] for r in _read_column_file(users, ("user_id",))]
+    serving("reelmine recommend top", len(set(ids)))
     _write(service.batch_top(context.settings(), ids, k), out)
 
 
@@ -115,6 +120,7 @@ def predict(
     """Predicted ratings: CSV user_id,title_id,prediction."""
     rows = _read_column_file(pairs, ("user_id", "title_id"))
     users_, titles = [r[0] for r in rows], [r[1] for r in rows]
+    serving("reelmine recommend predict", len(set(users_)))
     pred = service.RecommendationService(context.settings()).predict(users_, titles)
     _write(pa.table({"user_id": users_, "title_id": titles, "prediction": pred}), out)
 
@@ -125,6 +131,7 @@ def rows(
     country: str | None = typer.Option(None, "--country", help="Override the member's country."),
 ) -> None:
     """Home-page rows for a member, each title with its reason."""
+    serving("reelmine recommend rows", 1)
     page = service.RecommendationService(context.settings()).rows(user_id, country=country)
     bundle = service.RecommendationService(context.settings()).refresh()
     for row in page:

@@ -16,9 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reelmine.content._sql import (
+    calendar,
     check_dims,
     enriched_plays,
     period_expr,
+    period_key,
     show_runtime,
     time_filter,
 )
@@ -55,12 +57,18 @@ def title_metrics_sql(
     dims = check_dims(list(by))
     key = "show_id" if level == "show" else "title_id"
     dim_sel = "".join(f", ep.{d}" for d in dims)
-    group = ", ".join(["ep." + key, "period"] + [f"ep.{d}" for d in dims])
+    dim_out = "".join(f", m.{d}" for d in dims)
+    group = ", ".join(["ep." + key, "pk"] + [f"ep.{d}" for d in dims])
     runtime = "max(sr.runtime_s)" if level == "show" else "max(ep.runtime_s)"
     join = "LEFT JOIN sr ON ep.show_id = sr.show_id" if level == "show" else ""
+    pk, via_cal = period_key(period)
+    cal = f",\n{calendar()}" if via_cal else ""
+    per = period_expr(period, "cal.d0") if via_cal else "m.pk"
+    cal_join = "JOIN cal ON m.dn0 = cal.dn" if via_cal else ""
     return f"""WITH {enriched_plays(since, until)},
-{show_runtime()}
-SELECT ep.{key} AS title_id, {period_expr(period, "ep.started_at")} AS period{dim_sel},
+{show_runtime()}{cal},
+m AS (
+SELECT ep.{key} AS title_id, {pk} AS pk, min(ep.dn) AS dn0{dim_sel},
   sum(ep.secs) / 3600.0 AS hours,
   sum(ep.secs) / nullif({runtime}, 0) AS views,
   count(DISTINCT ep.user_id) AS members,
@@ -71,7 +79,11 @@ SELECT ep.{key} AS title_id, {period_expr(period, "ep.started_at")} AS period{di
   count(*) AS plays
 FROM ep {join}
 GROUP BY {group}
-ORDER BY hours DESC"""
+)
+SELECT m.title_id, {per} AS period{dim_out}, m.hours, m.views, m.members, m.starts,
+  m.completion_rate, m.avg_watch_fraction, m.plays
+FROM m {cal_join}
+ORDER BY m.hours DESC"""
 
 
 def ratings_sql(*, since: str | None = None, until: str | None = None) -> str:
@@ -88,7 +100,7 @@ _EPISODES = r"""e AS (
   FROM titles WHERE series_id IS NOT NULL
 ),
 vp AS (
-  SELECT ep.user_id, e.series_id, e.season, ep.title_id, CAST(ep.started_at AS DATE) AS d
+  SELECT ep.user_id, e.series_id, e.season, ep.title_id, ep.dn AS d
   FROM ep JOIN e ON ep.title_id = e.title_id WHERE ep.started = 1
 )"""
 

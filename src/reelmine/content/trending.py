@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reelmine.content._sql import enriched_plays, show_runtime
+from reelmine.content._sql import calendar, enriched_plays, show_runtime
 from reelmine.errors import ConfigError, DataError
 
 DAY_US = 86_400_000_000
@@ -33,27 +33,35 @@ def daily_views_sql(
     if level not in ("show", "title", "genre"):
         raise ConfigError(f"level must be show, title or genre, not {level!r}")
     if level == "genre":
+        # Days stay day numbers (ep.dn) until the rows are few (see calendar()). Sums need
+        # only (show, day) rows; distinct members come from one pass over plays x genres.
         return f"""WITH {enriched_plays(since, until)},
 {show_runtime()},
+{calendar()},
 g AS (SELECT t.title_id, gg.genre, 1.0 / cardinality(t.genres) AS w
   FROM titles t, UNNEST(t.genres) AS gg(genre)),
-s AS (SELECT ep.show_id, ep.user_id, CAST(ep.started_at AS DATE) AS day,
-    sum(ep.started) AS started, sum(ep.secs) AS secs
-  FROM ep GROUP BY ep.show_id, ep.user_id, CAST(ep.started_at AS DATE))
-SELECT g.genre AS key, s.day, sum(s.started * g.w) AS starts,
-  sum(g.w * s.secs / nullif(sr.runtime_s, 0)) AS views,
-  count(DISTINCT s.user_id) AS members
-FROM s JOIN g ON s.show_id = g.title_id LEFT JOIN sr ON s.show_id = sr.show_id
-GROUP BY g.genre, s.day"""
+sd AS (SELECT ep.show_id, ep.dn, sum(ep.started) AS started, sum(ep.secs) AS secs
+  FROM ep GROUP BY ep.show_id, ep.dn),
+v AS (SELECT g.genre AS key, sd.dn, sum(sd.started * g.w) AS starts,
+  sum(g.w * sd.secs / nullif(sr.runtime_s, 0)) AS views
+  FROM sd JOIN g ON sd.show_id = g.title_id LEFT JOIN sr ON sd.show_id = sr.show_id
+  GROUP BY g.genre, sd.dn),
+mm AS (SELECT g.genre AS key, ep.dn, count(DISTINCT ep.user_id) AS members
+  FROM ep JOIN g ON ep.show_id = g.title_id GROUP BY g.genre, ep.dn)
+SELECT v.key, CAST(cal.d0 AS DATE) AS day, v.starts, v.views, mm.members
+FROM v JOIN mm ON v.key = mm.key AND v.dn = mm.dn JOIN cal ON v.dn = cal.dn"""
     key = "show_id" if level == "show" else "title_id"
     rt = "sr.runtime_s" if level == "show" else "ep.runtime_s"
     return f"""WITH {enriched_plays(since, until)},
-{show_runtime()}
-SELECT ep.{key} AS key, CAST(ep.started_at AS DATE) AS day,
+{show_runtime()},
+{calendar()},
+a AS (SELECT ep.{key} AS key, ep.dn,
   CAST(sum(ep.started) AS BIGINT) AS starts,
   sum(ep.secs / nullif({rt}, 0)) AS views, count(DISTINCT ep.user_id) AS members
 FROM ep LEFT JOIN sr ON ep.show_id = sr.show_id
-GROUP BY ep.{key}, CAST(ep.started_at AS DATE)"""
+GROUP BY ep.{key}, ep.dn)
+SELECT a.key, CAST(cal.d0 AS DATE) AS day, a.starts, a.views, a.members
+FROM a JOIN cal ON a.dn = cal.dn"""
 
 
 def _day_index(days: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -16,7 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
-from reelmine.content._sql import check_dims, enriched_plays, period_expr
+from reelmine.content._sql import (
+    calendar,
+    check_dims,
+    enriched_plays,
+    period_expr,
+    period_key,
+)
 from reelmine.errors import DataError
 
 GENRE_WEIGHTS = """g AS (SELECT t.title_id, gg.genre, 1.0 / cardinality(t.genres) AS w
@@ -37,23 +43,39 @@ def genre_share_sql(
     """
     dims = check_dims(list(by))
     dsel = "".join(f", ep.{d}" for d in dims)
-    ssel = "".join(f", s.{d}" for d in dims)
     dgrp = "".join(f", {d}" for d in dims)
+    asel = "".join(f", v.{d}" for d in dims)
     part = ", ".join(["period"] + list(dims))
-    per = period_expr(period, "ep.started_at")
-    # Aggregate to (period, group, show, member) first: far fewer rows to expand by genre.
+    pk, via_cal = period_key(period)
+    cal = f",\n{calendar()}" if via_cal else ""
+    vsel = "".join(f", sd.{d}" for d in dims)
+    on = "".join(f" AND v.{d} = mm.{d}" for d in dims)
+    # Sums need only (period, group, show) rows, expanded by genre when already few; distinct
+    # members come from one pass over plays x genres (cheaper than aggregating to
+    # (period, group, show, member) first, which leaves almost as many rows as plays).
     return f"""WITH {enriched_plays(since, until)},
-{GENRE_WEIGHTS},
-s AS (
-  SELECT {per} AS period{dsel}, ep.show_id, ep.user_id, sum(ep.secs) AS secs,
+{GENRE_WEIGHTS}{cal},
+sd AS (
+  SELECT {pk} AS pk, min(ep.dn) AS dn0{dsel}, ep.show_id, sum(ep.secs) AS secs,
     sum(ep.started) AS started
-  FROM ep GROUP BY {per}{dsel}, ep.show_id, ep.user_id
+  FROM ep GROUP BY pk{dsel}, ep.show_id
+),
+v AS (
+  SELECT sd.pk, min(sd.dn0) AS dn0{vsel}, g.genre, sum(sd.secs * g.w) / 3600.0 AS hours,
+    sum(sd.started * g.w) AS starts
+  FROM sd JOIN g ON sd.show_id = g.title_id
+  GROUP BY sd.pk{vsel}, g.genre
+),
+mm AS (
+  SELECT {pk} AS pk{dsel}, g.genre, count(DISTINCT ep.user_id) AS members
+  FROM ep JOIN g ON ep.show_id = g.title_id
+  GROUP BY pk{dsel}, g.genre
 ),
 a AS (
-  SELECT s.period{ssel}, g.genre, sum(s.secs * g.w) / 3600.0 AS hours,
-    sum(s.started * g.w) AS starts, count(DISTINCT s.user_id) AS members
-  FROM s JOIN g ON s.show_id = g.title_id
-  GROUP BY s.period{ssel}, g.genre
+  SELECT {period_expr(period, "cal.d0") if via_cal else "v.pk"} AS period{asel}, v.genre,
+    v.hours, v.starts, mm.members
+  FROM v JOIN mm ON v.pk = mm.pk AND v.genre = mm.genre{on}
+  {"JOIN cal ON v.dn0 = cal.dn" if via_cal else ""}
 )
 SELECT period{dgrp}, genre, hours, starts, members,
   hours / nullif(sum(hours) OVER (PARTITION BY {part}), 0) AS share,

@@ -82,7 +82,7 @@ A = "/v1/analytics"
 
 Q = f"{A}/quality"
 X = f"{A}/experiments"
-INTERFACE = "reelmine.service.interface"  # funnels, row x position, search (issue 8): not yet
+UI = f"{A}/interface"
 
 PAGES: list[Page] = [
     Page(
@@ -102,7 +102,8 @@ PAGES: list[Page] = [
     Page(
         "recommendations",
         "Recommendations",
-        "Explore a member's home-page rows with reasons, and the model's offline quality.",
+        "The model's offline quality and catalogue coverage; admins can explore one "
+        "member's home-page rows with reasons and their viewing history.",
         (
             _c(
                 "quality",
@@ -118,7 +119,8 @@ PAGES: list[Page] = [
             ),
         ),
         requires=("recommend",),
-        missing="No recommender is wired yet: run `reelmine recommend train` once issue 2 lands.",
+        missing="No recommendation model is trained yet: run `reelmine recommend train` "
+        "(or `reelmine demo`), then reload this page.",
         filters=False,
     ),
     Page(
@@ -199,23 +201,26 @@ PAGES: list[Page] = [
             _c("effects", "Hours viewed: lift vs control", f"{X}/intervals", "interval"),
             _c("srm", "Sample-ratio check and primary decision", f"{X}/srm", "table"),
             _c("variants", "Members per variant", f"{X}/variants", "stacked"),
-            Chart(
-                id="funnel",
-                title="Browse-to-play funnel by variant",
-                endpoint=f"{X}/funnel",
-                kind="funnel",
-                requires=(INTERFACE,),
-            ),
-            Chart(
-                id="positions",
-                title="Click-through by row and position",
-                endpoint=f"{X}/positions",
-                kind="heatmap",
-                requires=(INTERFACE,),
-            ),
         ),
         requires=("experiments",),
         missing="Needs the experiments service (reelmine.service.experiments).",
+    ),
+    Page(
+        "interface",
+        "Interface",
+        "How members navigate: browse-to-play funnel, click-through by row and position with "
+        "position bias removed, search conversion, search gaps and what search missed.",
+        (
+            _c("funnel", "Browse-to-play funnel", f"{UI}/funnel", "funnel"),
+            _c("positions", "Click-through by row and column", f"{UI}/positions", "heatmap"),
+            _c("rows", "Rows: raw vs position-debiased", f"{UI}/rows", "hbar"),
+            _c("search-conversion", "Search conversion", f"{UI}/search-conversion", "table"),
+            _c("search-gaps", "Search gaps and zero results", f"{UI}/search-gaps", "table"),
+            _c("missed-titles", "What search should have found", f"{UI}/missed-titles", "table"),
+        ),
+        requires=("interface",),
+        missing="Needs the interface-insights capability (reelmine.service.interface) and "
+        "ui_events.",
     ),
     Page(
         "marketing",

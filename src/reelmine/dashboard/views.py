@@ -193,6 +193,53 @@ def _coming(page: Page, waiting: list[Chart], parts: list[str]) -> str:
     )
 
 
+# -- the Recommendations page: trained-model check and the member explorer -----------------
+NO_MODEL = "a trained recommendation model (run `reelmine recommend train`)"
+
+
+def _model_missing(request: Request) -> str | None:
+    """What the Recommendations page lacks before it can draw (``None``: a model is trained)."""
+    from reelmine.errors import NotFoundError
+    from reelmine.service.recommend import current_bundle
+
+    try:
+        current_bundle(request.app.state.settings)
+    except NotFoundError:
+        return NO_MODEL
+    return None
+
+
+def _explorer(viewer: Principal) -> str:
+    """The member explorer (admin), or the note telling an analyst it needs an admin key:
+    rows and history are one member's personal data, which ``analyst`` never receives."""
+    if viewer.role != "admin":
+        return (
+            '<section class="explorer-note" data-explorer="admin-only"><h2>Member explorer</h2>'
+            "<p>Looking up one member's home-page rows and viewing history shows row-level "
+            "personal data, so the member explorer needs an <strong>admin</strong> key. "
+            "Log in with an admin key to use it; the charts above are aggregates.</p></section>"
+        )
+    return (
+        '<section class="explorer" id="explorer" data-explorer="admin">'
+        "<h2>Member explorer</h2>"
+        '<p class="explorer-help">One member\'s home-page rows with the reason for each title, '
+        "and their recent viewing history (row-level personal data: admin only). Enter a raw "
+        "member ID as your apps know it, or pick a sample member (warehouse pseudonyms).</p>"
+        '<form id="explorer-form" class="filters">'
+        '<label>Member ID <input id="member" name="member" maxlength="200" size="28" '
+        'autocomplete="off" required></label>'
+        '<label class="check"><input type="checkbox" id="member-pseudonymised"> '
+        "ID is a pseudonym</label>"
+        '<button type="submit">Show rows</button></form>'
+        '<div class="samples" id="member-samples" data-state="loading">Sample members: </div>'
+        '<div id="member-result" data-state="idle">'
+        '<p class="member-status"></p>'
+        '<div class="member-grid"><div class="member-rows"></div>'
+        '<div class="member-history"></div></div></div>'
+        "</section>"
+    )
+
+
 @router.get("/dashboard/{slug}")
 async def page(slug: str, request: Request) -> Response:
     """One dashboard page: its charts, or what is missing before it can draw them."""
@@ -209,10 +256,17 @@ async def page(slug: str, request: Request) -> Response:
     parts = pg.missing_parts(routes)
     ready = pg.ready_charts(routes)
     waiting = [c for c in pg.charts if c not in ready]
+    extra = ""
+    if slug == "recommendations" and ready:
+        no_model = _model_missing(request)
+        if no_model is not None:  # charts would only answer 503: say what is missing instead
+            ready, parts = [], [no_model]
+        else:
+            extra = _explorer(viewer)
     if not ready:
         content = _missing(pg, parts)
     else:
-        content = _charts(ready) + (_coming(pg, waiting, parts) if waiting else "")
+        content = _charts(ready) + (_coming(pg, waiting, parts) if waiting else "") + extra
     body = _template("base.html").substitute(
         title=html.escape(pg.title),
         summary=html.escape(pg.summary),

@@ -9,7 +9,10 @@ Set-based, inside DuckDB (rows never travel through Python); see :class:`Ingesto
    keys seen more than once, and the row count. Python hashes only those distinct values.
 3. **Load**: one ``INSERT ... SELECT`` per file types, pseudonymises (joins to the small
    mapping tables), validates (the first failing check of a row names column and reason) and
-   keeps valid rows whose key is new; the first valid copy of a repeated key wins.
+   keeps valid rows whose key is new; the first valid copy of a repeated key wins. A CSV file
+   is read by DuckDB's typed parser here (*fast path*); a value that parser refuses aborts the
+   transaction, which is then run again with that file read as text (the path that decides
+   row by row).
 4. **Rare paths**: later copies of repeated keys and rows failing a check go to
    ``quarantine`` (raw row as JSON, identifiers pseudonymised) only when there are any; rows
    whose key was already loaded are *skipped* (that is what makes re-ingesting idempotent).
@@ -110,6 +113,8 @@ class FileSummary:
     rows_skipped: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # Loaded through DuckDB's typed CSV reader (a clean CSV) rather than the text path.
+    fast: bool = False
 
 
 @dataclass
@@ -195,7 +200,11 @@ def _typed(col: Column, src: str, src_type: str) -> tuple[str, str | None]:
         if src_type in _INT_TYPES:
             return f"CAST({x} AS BIGINT)", None
         if _is_numeric(src_type):
-            return f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS BIGINT) END", "not an integer"
+            # The same bound as text below, so a typed reader and the text path agree.
+            return (
+                f"CASE WHEN {x} = trunc({x}) AND abs({x}) < 9.0e15 THEN CAST({x} AS BIGINT) END",
+                "not an integer",
+            )
         # Via DOUBLE so "3.0" is accepted but "1.5" is rejected (a BIGINT cast would round).
         d = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)"
         return (
@@ -243,6 +252,51 @@ def _typed(col: Column, src: str, src_type: str) -> tuple[str, str | None]:
         "lambda e: e <> '') END",
         "not a list ('a|b' or a JSON array)",
     )
+
+
+# What DuckDB's CSV reader parses each logical type as on the typed fast path. Integers are
+# read as DOUBLE so that "1.5" fails its check ("not an integer") instead of being rounded.
+_FAST_CSV_TYPES = {
+    "int": "DOUBLE",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+}
+
+
+def _csv_spec(columns: Sequence[str], types: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{sql_str(c)}: '{types.get(c, 'VARCHAR')}'" for c in columns) + "}"
+
+
+def _fast_csv(source: Source) -> str | None:
+    """The source's CSV read with DuckDB's typed parser, or None when no column needs typing
+    or the source is not a CSV opened by :func:`open_contract_file`.
+
+    The reader's conversions were checked value by value against the text path's
+    ``TRY_CAST(trim(...))`` (tests/data/test_ingest_fastpath.py): whatever it accepts it
+    parses to the same value; what it rejects (epoch seconds, padded booleans, blanks) makes
+    the whole load fall back to the text path, which decides row by row.
+    """
+    if source.sql is None or not source.name.endswith((".csv", ".csv.gz")):
+        return None
+    contract = TABLES[source.table]
+    types = {
+        c.name: _FAST_CSV_TYPES[c.type]
+        for c in contract.columns
+        if c.name in source.columns and c.type in _FAST_CSV_TYPES and not c.pii
+    }
+    text_spec = f"columns = {_csv_spec(source.columns, {})})"
+    if not types or not source.sql.endswith(text_spec):
+        return None
+    return source.sql[: -len(text_spec)] + f"columns = {_csv_spec(source.columns, types)})"
+
+
+class _FastPathFailed(Exception):
+    """The typed reader refused a value of source ``index``: load it by the text path."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 # Status code of a row beyond its check failures (which are numbered from 1).
@@ -411,6 +465,8 @@ class _Prepared:
     rows: int
     dup_keys: bool
     staged: str | None = None
+    # Typed fast path (CSV only): DuckDB's typed reader and the plan over its typed columns.
+    fast: tuple[str, _Plan] | None = None
 
 
 class Ingestor:
@@ -425,6 +481,8 @@ class Ingestor:
        values leave DuckDB: Python hashes them (HMAC) into small mapping tables.
     2. **Load**: one ``INSERT ... SELECT`` types, pseudonymises (joins to the mapping tables)
        and validates every row, and keeps the valid rows whose key is not in the table yet.
+       CSV files without repeated keys are read by DuckDB's typed CSV parser (``fast_csv``);
+       when it refuses a value the transaction restarts with that file read as text.
     3. **Rare paths**: only when the file has repeated keys, a window marks the later copies;
        only when fewer rows were loaded than read, a second scan writes the failed rows to
        ``quarantine``. Rows neither loaded nor quarantined were already loaded (skipped).
@@ -435,6 +493,8 @@ class Ingestor:
     pseudonymiser : keyed pseudonyms for identifier and IP columns.
     batch_rows : rows per batch when staging Arrow sources.
     progress : optional callback receiving :class:`ProgressEvent` after every step.
+    fmt : format name written to ``ingest_log``.
+    fast_csv : load clean CSV files through DuckDB's typed reader (see :func:`ingest_folder`).
     """
 
     def __init__(
@@ -445,6 +505,7 @@ class Ingestor:
         batch_rows: int = 1_000_000,
         progress: Progress | None = None,
         fmt: str = "contract",
+        fast_csv: bool = True,
     ) -> None:
         self.wh = warehouse
         self.con = warehouse.connection
@@ -452,6 +513,7 @@ class Ingestor:
         self.batch_rows = int(batch_rows)
         self.progress = progress
         self.format = fmt
+        self.fast_csv = fast_csv
         self._registered: list[str] = []
         self._staged: list[str] = []
 
@@ -486,6 +548,9 @@ class Ingestor:
         disabled = str(run_sql(con, "SELECT current_setting('disabled_optimizers')")[0][0])
         wanted = ",".join(x for x in (disabled, "build_side_probe_side") if x)
         run_sql(con, f"SET disabled_optimizers = {sql_str(wanted)}")
+        # _load switches insertion order off for its main INSERT; a load that fails leaves the
+        # transaction aborted, when DuckDB refuses SET, so it is restored here after ROLLBACK.
+        order = bool(run_sql(con, "SELECT current_setting('preserve_insertion_order')")[0][0])
         try:
             # Every source is read once before the transaction starts: parse errors surface
             # here, while nothing has been written.
@@ -493,19 +558,28 @@ class Ingestor:
                 self._prepare(source, i, source.rating_scale or rating_scale)
                 for i, source in enumerate(sources)
             ]
-            run_sql(con, "BEGIN TRANSACTION")
-            try:
-                for i, prep in enumerate(prepared):
-                    summary.files.append(self._load(prep, i, ingest_id))
-                    scale = prep.source.rating_scale or rating_scale
-                    if prep.source.table == "ratings" and scale is not None:
-                        self.wh.set_meta("rating_scale", f"{scale[0]:g},{scale[1]:g}")
-                if derive_users:
-                    summary.derived["users"] = self._derive_users()
-                run_sql(con, "COMMIT")
-            except BaseException:
-                run_sql(con, "ROLLBACK")
-                raise
+            while True:
+                run_sql(con, "BEGIN TRANSACTION")
+                summary.files, summary.derived = [], {}
+                try:
+                    for i, prep in enumerate(prepared):
+                        summary.files.append(self._load(prep, i, ingest_id))
+                        scale = prep.source.rating_scale or rating_scale
+                        if prep.source.table == "ratings" and scale is not None:
+                            self.wh.set_meta("rating_scale", f"{scale[0]:g},{scale[1]:g}")
+                    if derive_users:
+                        summary.derived["users"] = self._derive_users()
+                    run_sql(con, "COMMIT")
+                    break
+                except _FastPathFailed as failed:
+                    # DuckDB aborts a transaction on any error: start it again, this file by
+                    # the text path (at most once per file, so the loop ends).
+                    run_sql(con, "ROLLBACK")
+                    run_sql(con, f"SET preserve_insertion_order = {order}")
+                    prepared[failed.index].fast = None
+                except BaseException:
+                    run_sql(con, "ROLLBACK")
+                    raise
         finally:
             for view in self._registered:
                 with contextlib.suppress(duckdb.Error):
@@ -515,6 +589,7 @@ class Ingestor:
                     run_sql(con, f"DROP TABLE IF EXISTS {table}")
             self._registered, self._staged = [], []
             run_sql(con, f"SET disabled_optimizers = {sql_str(disabled)}")
+            run_sql(con, f"SET preserve_insertion_order = {order}")
         with contextlib.suppress(duckdb.Error):
             run_sql(con, "CHECKPOINT")
         summary.seconds = time.perf_counter() - t0
@@ -632,9 +707,20 @@ class Ingestor:
             else:
                 name = plan.ip_cols[k - len(plan.pseudo)]
                 maps[f"_ip_{name}"] = self.ps.ip_mapping(values, column=name)
+        fast = None
+        fast_sql = _fast_csv(source) if self.fast_csv and not dup_keys else None
+        if fast_sql is not None:
+            try:
+                fast_types = {r[0]: r[1] for r in run_sql(con, f"DESCRIBE {fast_sql}")}
+            except duckdb.Error:
+                fast_types = {}
+            if fast_types:
+                fast = (fast_sql, _plan(source, fast_types, rating_scale))
         if self.progress is not None:
             self.progress(ProgressEvent(source.table, source.name, 0, rows))
-        return _Prepared(source, relation, relation_rows, line, plan, maps, rows, dup_keys, staged)
+        return _Prepared(
+            source, relation, relation_rows, line, plan, maps, rows, dup_keys, staged, fast
+        )
 
     def _pseudonyms(self, raw: pa.Array, domain: str) -> pa.Table:
         """``(raw, pseudonym)`` for distinct raw values: the pseudonym of the trimmed value,
@@ -678,8 +764,14 @@ class Ingestor:
             if has_rows:
                 on = " AND ".join(f"t.{k} = v.{k}" for k in keys)
                 conds.append(f"NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
-            relation = prep.relation_rows if prep.dup_keys else prep.relation
-            typed = plan.typed(relation, rows=prep.dup_keys, line=prep.line)
+            if prep.dup_keys:
+                typed = plan.typed(prep.relation_rows, rows=True, line=prep.line)
+            elif prep.fast is not None:
+                # Clean CSV: DuckDB's typed reader does the parsing (no text materialised and
+                # cast again). A value it refuses aborts the load; see _FastPathFailed.
+                typed = prep.fast[1].typed(prep.fast[0], rows=False, line=prep.line)
+            else:
+                typed = plan.typed(prep.relation, rows=False, line=prep.line)
             insert = (
                 f"INSERT INTO {target} ({cols}) SELECT {cols} FROM ({typed}) v "
                 f"WHERE {' AND '.join(conds)}"
@@ -693,11 +785,20 @@ class Ingestor:
                 # and merges them). Row order in a table carries no meaning here.
                 order = run_sql(con, "SELECT current_setting('preserve_insertion_order')")
                 run_sql(con, "SET preserve_insertion_order = false")
+                failed: duckdb.Error | None = None
                 try:
                     loaded = run_sql(con, insert)
-                finally:
-                    run_sql(con, f"SET preserve_insertion_order = {bool(order[0][0])}")
+                except duckdb.Error as exc:
+                    if prep.fast is None:
+                        raise
+                    failed = exc
+                if failed is not None:
+                    # The transaction is aborted (DuckDB refuses even SET until ROLLBACK);
+                    # run() rolls back, restores the setting and loads again.
+                    raise _FastPathFailed(index) from failed
+                run_sql(con, f"SET preserve_insertion_order = {bool(order[0][0])}")
             summary.rows_loaded = int(loaded[0][0]) if loaded else 0
+            summary.fast = prep.fast is not None and not prep.dup_keys
             if summary.rows_loaded < prep.rows:
                 self._quarantine(prep, summary, ingest_id, dup_view if prep.dup_keys else None)
             summary.rows_skipped = prep.rows - summary.rows_loaded - summary.rows_quarantined
@@ -787,6 +888,7 @@ def ingest_folder(
     rating_scale: tuple[float, float] | None = None,
     batch_rows: int = 1_000_000,
     progress: Progress | None = None,
+    fast_csv: bool = True,
 ) -> IngestSummary:
     """Ingest a dataset folder into ``warehouse``.
 
@@ -800,6 +902,9 @@ def ingest_folder(
         the scale given here (or remembered from an earlier ingest) is enforced.
     batch_rows : rows per batch.
     progress : optional callback (called after each batch).
+    fast_csv : parse clean CSV files with DuckDB's typed reader (same results, faster); a
+        file with a value that reader refuses is loaded by the text path. False: always the
+        text path.
 
     Raises
     ------
@@ -809,7 +914,14 @@ def ingest_folder(
     folder = Path(folder)
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    ingestor = Ingestor(warehouse, pseudonymiser, batch_rows=batch_rows, progress=progress, fmt=fmt)
+    ingestor = Ingestor(
+        warehouse,
+        pseudonymiser,
+        batch_rows=batch_rows,
+        progress=progress,
+        fmt=fmt,
+        fast_csv=fast_csv,
+    )
     if fmt == "movielens":
         from reelmine.data.movielens import read_movielens
 

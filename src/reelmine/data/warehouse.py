@@ -28,7 +28,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
-from reelmine.data.schema import TABLES, stored_columns
+from reelmine.data.schema import IP_HASH_SUFFIX, IP_NET_SUFFIX, TABLES, Table, stored_columns
 from reelmine.errors import ConfigError, DataError, NotFoundError
 from reelmine.settings import Settings
 
@@ -69,6 +69,17 @@ def run_sql(
 def duck_type(logical: str) -> str:
     """DuckDB column type used to store a logical contract type."""
     return _DUCK_TYPES[logical]
+
+
+def keyed_hash_columns(table: Table) -> frozenset[str]:
+    """Stored columns of ``table`` that hold keyed hashes (pseudonyms, IP and network hashes)."""
+    out: set[str] = set()
+    for c in table.columns:
+        if c.pseudonymise and not c.pii:
+            out.add(c.name)
+        if c.ip and not c.pii:
+            out.update((c.name + IP_HASH_SUFFIX, c.name + IP_NET_SUFFIX))
+    return frozenset(out)
 
 
 def quote_ident(name: str) -> str:
@@ -167,7 +178,14 @@ class Warehouse:
         """Create the contract and bookkeeping tables that do not exist yet."""
         con = self.connection
         for table in TABLES.values():
-            cols = ", ".join(f"{quote_ident(n)} {duck_type(t)}" for n, t in stored_columns(table))
+            keyed = keyed_hash_columns(table)
+            cols = ", ".join(
+                f"{quote_ident(n)} {duck_type(t)}"
+                # Keyed hashes are random text: DuckDB's dictionary/FSST analysis finds little
+                # to compress and cost 27% of the write of a plays load (docs/ingest.md).
+                + (" USING COMPRESSION uncompressed" if n in keyed else "")
+                for n, t in stored_columns(table)
+            )
             run_sql(con, f"CREATE TABLE IF NOT EXISTS {quote_ident(table.name)} ({cols})")
         for name, ddl in _BOOKKEEPING_DDL.items():
             run_sql(con, f"CREATE TABLE IF NOT EXISTS {name} ({ddl})")

@@ -40,6 +40,7 @@ def intervals_sql(params: ConcurrencyParams, since: datetime | None = None) -> s
     Only plays overlapping another play of the account by more than the skew go on to the
     merge and the sweep (``cand``): an account can only exceed a plan of at least one stream
     where two plays overlap, so this cheap filter changes no answer and skips most rows.
+    Identical intervals of one device (a duplicated event) count once.
     """
     skew = float(params.skew_seconds)
     return f"""
@@ -62,8 +63,11 @@ p1 AS (
   FROM p WHERE e > s
 ),
 cand AS (
-  SELECT user_id, dev, city, s, e FROM p1
+  -- One row per (account, device, interval): a play logged twice is one stream, and a unique
+  -- (s, e) per device makes the two window passes below order ties the same way on any engine.
+  SELECT user_id, dev, MIN(city) AS city, s, e FROM p1
   WHERE prev_any_e - {skew} > s OR next_s < e - {skew}
+  GROUP BY user_id, dev, s, e
 ),
 p2 AS (
   SELECT user_id, dev, city, s, e,

@@ -40,7 +40,11 @@ _DAY = 86400.0
 
 
 def places_sql(params: HouseholdParams, since: datetime | None = None) -> str:
-    """SQL: distinct (user, device, network, cell, day) combinations of plays with counts."""
+    """SQL: distinct (user, device, network, cell, day) combinations of plays with counts.
+
+    Plays are aggregated first and a device's distinct days counted on the aggregate (every
+    play maps to exactly one aggregate row of its day), so the large scan is grouped once.
+    """
     portable = ", ".join("'" + t.replace("'", "''") + "'" for t in params.portable_types) or "''"
     return f"""
 WITH ev AS (
@@ -63,21 +67,24 @@ ok AS (
          latitude, longitude, city, t
   FROM ev
 ),
-dd AS (
-  SELECT user_id, device_id, COUNT(DISTINCT CAST(FLOOR(t / {_DAY}) AS BIGINT)) AS ddays
-  FROM ev WHERE device_id IS NOT NULL GROUP BY user_id, device_id
+agg AS (
+  SELECT user_id, device_id, portable, net, cy, cx,
+         CAST(FLOOR(t / {_DAY}) AS BIGINT) AS day,
+         COUNT(*) AS n, SUM(latitude) AS slat, SUM(longitude) AS slon,
+         COUNT(latitude) AS nloc, MIN(city) AS city, MIN(t) AS t0, MAX(t) AS t1
+  FROM ok
+  GROUP BY user_id, device_id, portable, net, cy, cx, CAST(FLOOR(t / {_DAY}) AS BIGINT)
 ),
-kept AS (
-  SELECT ok.* FROM ok LEFT JOIN dd ON ok.user_id = dd.user_id AND ok.device_id = dd.device_id
-  WHERE ok.device_id IS NULL OR dd.ddays >= {int(params.min_device_days)}
+dd AS (
+  SELECT user_id, device_id, COUNT(DISTINCT day) AS ddays
+  FROM agg WHERE device_id IS NOT NULL GROUP BY user_id, device_id
 )
-SELECT user_id, device_id, portable, net, cy, cx,
-       CAST(FLOOR(t / {_DAY}) AS BIGINT) AS day,
-       COUNT(*) AS n, SUM(latitude) AS slat, SUM(longitude) AS slon,
-       COUNT(latitude) AS nloc, MIN(city) AS city, MIN(t) AS t0, MAX(t) AS t1
-FROM kept
-WHERE cy IS NOT NULL OR (portable = 0 AND (net IS NOT NULL OR device_id IS NOT NULL))
-GROUP BY user_id, device_id, portable, net, cy, cx, CAST(FLOOR(t / {_DAY}) AS BIGINT)
+SELECT agg.user_id, agg.device_id, agg.portable, agg.net, agg.cy, agg.cx, agg.day,
+       agg.n, agg.slat, agg.slon, agg.nloc, agg.city, agg.t0, agg.t1
+FROM agg LEFT JOIN dd ON agg.user_id = dd.user_id AND agg.device_id = dd.device_id
+WHERE (agg.device_id IS NULL OR dd.ddays >= {int(params.min_device_days)})
+  AND (agg.cy IS NOT NULL
+       OR (agg.portable = 0 AND (agg.net IS NOT NULL OR agg.device_id IS NOT NULL)))
 """
 
 
@@ -87,8 +94,9 @@ def _codes(col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _place_components(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Component label of every row and the user code of every row."""
+def _place_components(rows: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Component label, user code, device code and network code of every row (codes index
+    the columns' distinct values; NaN for a null device or network)."""
     user = np.nan_to_num(_codes(rows["user_id"]), nan=-1).astype(np.int64)
     dev = _codes(rows["device_id"])
     net = _codes(rows["net"])
@@ -129,7 +137,7 @@ def _place_components(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     s, d = np.concatenate(src), np.concatenate(dst)
     graph = coo_matrix((np.ones(len(s), np.int8), (s, d)), shape=(len(nodes), len(nodes)))
     _, label = connected_components(graph, directed=False)
-    return label[np.searchsorted(nodes, anchor)], user
+    return label[np.searchsorted(nodes, anchor)], user, dev, net
 
 
 def households(
@@ -163,16 +171,20 @@ def households(
                 "is_household": pa.array([], pa.bool_()),
             }
         )
-    comp, _ = _place_components(rows)
-    t = rows.append_column("comp", pa.array(comp))
+    comp, user, dev, net = _place_components(rows)
+    # Integer codes instead of the pseudonym strings: the same distinct counts, far cheaper.
+    t = rows.select(["day", "t0", "t1", "n", "slat", "slon", "nloc", "city"])
+    t = t.append_column("comp", pa.array(comp)).append_column("user", pa.array(user, mask=user < 0))
+    t = t.append_column("dev", pa.array(np.nan_to_num(dev).astype(np.int64), mask=np.isnan(dev)))
+    t = t.append_column("netc", pa.array(np.nan_to_num(net).astype(np.int64), mask=np.isnan(net)))
     g = t.group_by(["comp"]).aggregate(
         [
-            ("user_id", "min"),
+            ("user", "min"),
             ("day", "count_distinct"),
             ("t0", "min"),
             ("t1", "max"),
-            ("device_id", "count_distinct"),
-            ("net", "count_distinct"),
+            ("dev", "count_distinct"),
+            ("netc", "count_distinct"),
             ("n", "sum"),
             ("slat", "sum"),
             ("slon", "sum"),
@@ -180,6 +192,7 @@ def households(
             ("city", "min"),
         ]
     )
+    users = pc.dictionary_encode(rows["user_id"]).combine_chunks().dictionary
     nloc = g["nloc_sum"].to_numpy(zero_copy_only=False).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         lat = g["slat_sum"].to_numpy(zero_copy_only=False) / nloc
@@ -191,15 +204,15 @@ def households(
     ok = (days >= params.min_days) & ((t1 - t0) / _DAY >= params.min_span_days)
     out = pa.table(
         {
-            "user_id": g["user_id_min"],
+            "user_id": users.take(g["user_min"]),
             "latitude": pa.array(lat),
             "longitude": pa.array(lon),
             "city": g["city_min"],
             "days": pa.array(days),
             "first_seen": pa.array(t0, pa.float64()),
             "last_seen": pa.array(t1, pa.float64()),
-            "devices": g["device_id_count_distinct"].cast(pa.int64()),
-            "networks": g["net_count_distinct"].cast(pa.int64()),
+            "devices": g["dev_count_distinct"].cast(pa.int64()),
+            "networks": g["netc_count_distinct"].cast(pa.int64()),
             "plays": pa.array(plays),
             "is_household": pa.array(ok),
         }

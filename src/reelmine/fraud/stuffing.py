@@ -39,17 +39,27 @@ def bursts_cte(params: StuffingParams, since: datetime | None = None) -> str:
     ``accounts``, ``failures``, ``attempts``.
     """
     w = float(params.window_seconds)
+    # sf_cand: a window can only reach min_accounts failing accounts if its source does over
+    # the whole period, so other sources are dropped before the (4x) windowing: same answer.
     return f"""
 sf_f AS (
   SELECT user_id, EXTRACT(EPOCH FROM "at") AS t, success, ip_net_hash, device_id, country
   FROM logins WHERE "at" IS NOT NULL AND success IS NOT NULL AND {since_clause('"at"', since)}
 ),
-sf_src AS (
+sf_src0 AS (
   SELECT 'network' AS kind, ip_net_hash AS source, user_id, t, success
   FROM sf_f WHERE ip_net_hash IS NOT NULL
   UNION ALL
   SELECT 'device' AS kind, device_id AS source, user_id, t, success
   FROM sf_f WHERE device_id IS NOT NULL
+),
+sf_cand AS (
+  SELECT kind, source FROM sf_src0 WHERE NOT success GROUP BY kind, source
+  HAVING COUNT(DISTINCT user_id) >= {int(params.min_accounts)}
+),
+sf_src AS (
+  SELECT s.kind, s.source, s.user_id, s.t, s.success
+  FROM sf_src0 s JOIN sf_cand c ON s.kind = c.kind AND s.source = c.source
 ),
 sf_grid AS (
   SELECT kind, source, user_id, t, success, 0 AS g, FLOOR(t / {w}) AS b FROM sf_src
@@ -76,6 +86,7 @@ def stuffing_sql(params: StuffingParams, since: datetime | None = None) -> str:
     """SQL returning one row per flagged account (rule ``burst`` or ``takeover``)."""
     w = float(params.window_seconds)
     after = float(params.after_hours) * 3600.0
+    # Behaviour after a success is looked up for candidate accounts only (cu), not all plays.
     return f"""
 WITH {bursts_cte(params, since)},
 hit_rows AS (
@@ -113,11 +124,14 @@ cand AS (
   UNION
   SELECT user_id, t_succ FROM lone
 ),
+cu AS (SELECT DISTINCT user_id FROM cand),
 ev AS (
-  SELECT user_id, EXTRACT(EPOCH FROM started_at) AS t, device_id, country
-  FROM plays WHERE started_at IS NOT NULL AND {since_clause("started_at", since)}
+  SELECT p.user_id, EXTRACT(EPOCH FROM p.started_at) AS t, p.device_id, p.country
+  FROM plays p JOIN cu ON p.user_id = cu.user_id
+  WHERE p.started_at IS NOT NULL AND {since_clause("p.started_at", since)}
   UNION ALL
-  SELECT user_id, t, device_id, country FROM sf_f WHERE success
+  SELECT f.user_id, f.t, f.device_id, f.country FROM sf_f f JOIN cu ON f.user_id = cu.user_id
+  WHERE f.success
 ),
 first_dev AS (
   SELECT user_id, device_id, MIN(t) AS first_t FROM ev

@@ -34,6 +34,12 @@ from reelmine.fraud.stuffing import bursts_cte
 
 TYPE = "impossible_travel"
 
+# An upper bound of the great-circle distance in km: along the meridian, then along the
+# parallel (a path no shorter than the great circle; 111.2 km per degree, 0.2% slack for
+# rounding). Pairs whose bound is already slow or short, nearly all of them (consecutive
+# events at home), skip the trigonometry: the answer is the same.
+_UPPER_KM = "(111.4 * (ABS(lat - lat0) + LEAST(ABS(lon - lon0), 360.0 - ABS(lon - lon0))))"
+
 
 def _located(lat: str, lon: str, net: str, params: TravelParams) -> str:
     nets = ", ".join("'" + n.replace("'", "''") + "'" for n in params.ignore_networks)
@@ -96,13 +102,20 @@ seq AS (
          LAG(kind) OVER (PARTITION BY user_id ORDER BY t, lat, lon) AS kind0
   FROM ev
 ),
+near AS (
+  SELECT * FROM seq
+  WHERE t0 IS NOT NULL
+    AND {_UPPER_KM} > {float(params.min_distance_km)}
+    AND {_UPPER_KM} / (GREATEST(t - t0, {float(params.min_seconds)}) / 3600.0)
+        > {float(params.max_speed_kmh)}
+),
 dist AS (
   SELECT user_id, t0, t, city0, country0, kind0, city, country, kind,
          2 * 6371.0 * ASIN(SQRT(LEAST(1.0,
            POWER(SIN(RADIANS(lat - lat0) / 2), 2)
            + COS(RADIANS(lat0)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lon - lon0) / 2), 2)
          ))) AS km
-  FROM seq WHERE t0 IS NOT NULL
+  FROM near
 )
 SELECT user_id, t0, t, km, km / (GREATEST(t - t0, {float(params.min_seconds)}) / 3600.0) AS kmh,
        city0, country0, kind0, city, country, kind

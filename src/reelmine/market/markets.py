@@ -10,7 +10,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reelmine.content._sql import AGE_BAND, WATCHED, check_dims, check_period, time_filter
+from reelmine.content._sql import (
+    AGE_BAND,
+    WATCHED,
+    calendar,
+    check_dims,
+    check_period,
+    day_number,
+    time_filter,
+)
 from reelmine.errors import ConfigError, DataError
 
 MEMBER_DIMS = ("country", "age_band", "gender", "plan")
@@ -55,22 +63,33 @@ def members_sql(
     dsel = "".join(f", mu.{d}" for d in dims)
     dgrp = "".join(f", {d}" for d in dims)
     tr = lambda c: f"CAST(date_trunc('{period}', {c}) AS DATE)"  # noqa: E731
+    # Plays reach their period through day numbers and the calendar (cheap per row); members'
+    # signup and cancellation periods are computed once per member, not per member and period.
     return f"""WITH {_USERS},
-pp AS (
-  SELECT pl.user_id, {tr("pl.started_at")} AS period, sum({WATCHED}) / 3600.0 AS hours
+{calendar()},
+pd AS (
+  SELECT pl.user_id, {day_number("pl.started_at")} AS dn, sum({WATCHED}) AS secs
   FROM plays pl WHERE 1 = 1{time_filter("pl.started_at", since, until)}
-  GROUP BY pl.user_id, {tr("pl.started_at")}
+  GROUP BY pl.user_id, {day_number("pl.started_at")}
+),
+pp AS (
+  SELECT pd.user_id, {tr("cal.d0")} AS period, sum(pd.secs) / 3600.0 AS hours
+  FROM pd JOIN cal ON pd.dn = cal.dn GROUP BY pd.user_id, {tr("cal.d0")}
 ),
 per AS (SELECT DISTINCT period FROM pp),
+mp AS (
+  SELECT mu.user_id{"".join(f", mu.{d}" for d in dims)},
+    CASE WHEN mu.signup_at IS NULL THEN NULL ELSE {tr("mu.signup_at")} END AS sp,
+    CASE WHEN mu.cancelled_at IS NULL THEN NULL ELSE {tr("mu.cancelled_at")} END AS cp
+  FROM mu
+),
 m AS (
-  SELECT per.period{dsel}, mu.user_id,
-    CASE WHEN mu.signup_at IS NOT NULL AND {tr("mu.signup_at")} = per.period THEN 1 ELSE 0 END
-      AS signup,
-    CASE WHEN mu.cancelled_at IS NOT NULL AND {tr("mu.cancelled_at")} = per.period THEN 1 ELSE 0 END
-      AS cancel
-  FROM per CROSS JOIN mu
-  WHERE (mu.signup_at IS NULL OR {tr("mu.signup_at")} <= per.period)
-    AND (mu.cancelled_at IS NULL OR {tr("mu.cancelled_at")} >= per.period)
+  SELECT per.period{dsel.replace("mu.", "mp.")}, mp.user_id,
+    CASE WHEN mp.sp IS NOT NULL AND mp.sp = per.period THEN 1 ELSE 0 END AS signup,
+    CASE WHEN mp.cp IS NOT NULL AND mp.cp = per.period THEN 1 ELSE 0 END AS cancel
+  FROM per CROSS JOIN mp
+  WHERE (mp.sp IS NULL OR mp.sp <= per.period)
+    AND (mp.cp IS NULL OR mp.cp >= per.period)
 )
 SELECT m.period{dgrp}, count(*) AS members, CAST(sum(m.signup) AS BIGINT) AS signups,
   CAST(sum(m.cancel) AS BIGINT) AS cancellations, count(pp.user_id) AS active_members,

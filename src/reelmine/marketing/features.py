@@ -49,19 +49,31 @@ FEATURE_DOCS: dict[str, str] = {
     "days_since_last_play": "days from the last ended play to as_of; tenure_days if none",
     "days_since_last_login": "days from the last successful login to as_of; tenure_days if none",
     "hours_7d": "hours watched in the 7 days before as_of",
+    "hours_14d": "hours watched in the 14 days before as_of",
     "hours_28d": "hours watched in the 28 days before as_of",
     "hours_90d": "hours watched in the 90 days before as_of",
     "plays_7d": "plays in the last 7 days",
+    "plays_14d": "plays in the last 14 days",
     "plays_28d": "plays in the last 28 days",
     "plays_90d": "plays in the last 90 days",
     "titles_28d": "distinct titles played in the last 28 days",
     "titles_90d": "distinct titles played in the last 90 days",
     "days_active_7d": "days (UTC) with a play in the last 7 days",
+    "days_active_14d": "days (UTC) with a play in the last 14 days",
     "days_active_28d": "days (UTC) with a play in the last 28 days",
     "days_active_90d": "days (UTC) with a play in the last 90 days",
     "hours_prev_28d": "hours watched 29 to 56 days before as_of",
     "trend_7d": "log((hours_7d + 0.5) / (hours_28d / 4 + 0.5)): last week vs the 4-week mean",
     "trend_28d": "log((hours_28d + 1) / (hours_prev_28d + 1)): last 4 weeks vs the 4 before",
+    "viewing_span_days": "days from the first play of the 90-day window to as_of (the span the "
+    "90-day aggregates cover); min(tenure_days, 90) without plays",
+    "trend_14d": "log((hours_14d / 14 + 0.02) / (base + 0.02)): hours per day in the last 2 weeks"
+    " vs the member's own earlier daily hours, base = (hours_90d - hours_14d) / "
+    "clip(viewing_span_days - 14, 7, 76)",
+    "active_days_trend_14d": "share of the last 14 days with a play minus the same share over "
+    "the earlier part of the span (the base days of trend_14d)",
+    "gap_vs_usual": "days_since_last_play / the member's usual gap between viewing days "
+    "(viewing_span_days / days_active_90d): > 1 means a longer silence than usual",
     "weekend_share": "share of 90-day hours started on Saturday or Sunday (UTC)",
     "binge_share": f"share of 90-day plays started within {BINGE_GAP_MINUTES} min of the "
     "previous play's end",
@@ -128,7 +140,7 @@ def feature_sql(as_of: datetime, genres: Sequence[str] = ()) -> str:
     aggregates that :func:`member_features` turns into the documented columns.
     """
     t = parse_as_of(as_of)
-    T, T7, T28, T56, T90 = (_lit(t - timedelta(days=d)) for d in (0, 7, 28, 56, 90))
+    T, T7, T14, T28, T56, T90 = (_lit(t - timedelta(days=d)) for d in (0, 7, 14, 28, 56, 90))
     g_join = "LEFT JOIN titles tt ON p.title_id = tt.title_id" if genres else ""
     g_cols = "".join(
         f",\n        CASE WHEN array_contains(tt.genres, {_str(g)}) THEN 1 ELSE 0 END AS g{i}"
@@ -173,20 +185,25 @@ p90 AS (
 pv AS (
     SELECT user_id,
     SUM(CASE WHEN started_at >= {T7} THEN secs ELSE 0 END) AS secs_7d,
+    SUM(CASE WHEN started_at >= {T14} THEN secs ELSE 0 END) AS secs_14d,
     SUM(CASE WHEN started_at >= {T28} THEN secs ELSE 0 END) AS secs_28d,
     SUM(secs) AS secs_90d,
     SUM(CASE WHEN started_at >= {T56} AND started_at < {T28} THEN secs ELSE 0 END)
         AS secs_prev_28d,
     SUM(CASE WHEN started_at >= {T7} THEN 1 ELSE 0 END) AS plays_7d,
+    SUM(CASE WHEN started_at >= {T14} THEN 1 ELSE 0 END) AS plays_14d,
     SUM(CASE WHEN started_at >= {T28} THEN 1 ELSE 0 END) AS plays_28d,
     COUNT(*) AS plays_90d,
     COUNT(DISTINCT CASE WHEN started_at >= {T28} THEN title_id END) AS titles_28d,
     COUNT(DISTINCT title_id) AS titles_90d,
     COUNT(DISTINCT CASE WHEN started_at >= {T7} THEN CAST(started_at AS DATE) END)
         AS days_active_7d,
+    COUNT(DISTINCT CASE WHEN started_at >= {T14} THEN CAST(started_at AS DATE) END)
+        AS days_active_14d,
     COUNT(DISTINCT CASE WHEN started_at >= {T28} THEN CAST(started_at AS DATE) END)
         AS days_active_28d,
     COUNT(DISTINCT CAST(started_at AS DATE)) AS days_active_90d,
+    MIN(started_at) AS first_play_90d,
     SUM(CASE WHEN weekend = 1 THEN secs ELSE 0 END) AS weekend_secs,
     SUM(CASE WHEN prev_end IS NOT NULL
              AND started_at <= prev_end + INTERVAL '{BINGE_GAP_MINUTES}' MINUTE
@@ -216,9 +233,10 @@ lg AS (
 )
 SELECT m.user_id, m.plan, m.country, m.age, m.max_streams, m.signup_at,
     lp.last_play_at, lg.last_login_at,
-    pv.secs_7d, pv.secs_28d, pv.secs_90d, pv.secs_prev_28d,
-    pv.plays_7d, pv.plays_28d, pv.plays_90d, pv.titles_28d, pv.titles_90d,
-    pv.days_active_7d, pv.days_active_28d, pv.days_active_90d,
+    pv.secs_7d, pv.secs_14d, pv.secs_28d, pv.secs_90d, pv.secs_prev_28d,
+    pv.plays_7d, pv.plays_14d, pv.plays_28d, pv.plays_90d, pv.titles_28d, pv.titles_90d,
+    pv.days_active_7d, pv.days_active_14d, pv.days_active_28d, pv.days_active_90d,
+    pv.first_play_90d,
     pv.weekend_secs, pv.binge_plays, pv.rebuffer_ms, pv.errors, pv.startup_ms_mean,
     pv.exits{dev_out}{g_out},
     rt.ratings_90d, rt.mean_rating_90d, ui.searches_28d, ui.browse_sessions_28d,
@@ -291,7 +309,7 @@ def features_from_raw(raw: pa.Table, as_of: datetime, genres: Sequence[str] = ()
     tenure = _days_before(raw, "signup_at", t_us)
     since_play = _days_before(raw, "last_play_at", t_us)
     since_login = _days_before(raw, "last_login_at", t_us)
-    h7, h28, h90 = (_num(raw, f"secs_{w}") / 3600.0 for w in ("7d", "28d", "90d"))
+    h7, h14, h28, h90 = (_num(raw, f"secs_{w}") / 3600.0 for w in ("7d", "14d", "28d", "90d"))
     hprev = _num(raw, "secs_prev_28d") / 3600.0
     plays90 = _num(raw, "plays_90d")
     age = _num(raw, "age", fill=math.nan)
@@ -306,16 +324,19 @@ def features_from_raw(raw: pa.Table, as_of: datetime, genres: Sequence[str] = ()
         "days_since_last_play": np.where(np.isnan(since_play), tenure, since_play),
         "days_since_last_login": np.where(np.isnan(since_login), tenure, since_login),
         "hours_7d": h7,
+        "hours_14d": h14,
         "hours_28d": h28,
         "hours_90d": h90,
     }
     for name in (
         "plays_7d",
+        "plays_14d",
         "plays_28d",
         "plays_90d",
         "titles_28d",
         "titles_90d",
         "days_active_7d",
+        "days_active_14d",
         "days_active_28d",
         "days_active_90d",
     ):
@@ -323,6 +344,20 @@ def features_from_raw(raw: pa.Table, as_of: datetime, genres: Sequence[str] = ()
     cols["hours_prev_28d"] = hprev
     cols["trend_7d"] = np.log((h7 + 0.5) / (h28 / 4.0 + 0.5))
     cols["trend_28d"] = np.log((h28 + 1.0) / (hprev + 1.0))
+    # Precursors of churn relative to the member's own habit: a light viewer's quiet week is
+    # normal, a daily viewer's is not.
+    first = (
+        _days_before(raw, "first_play_90d", t_us) if "first_play_90d" in raw.column_names else None
+    )
+    fallback = np.minimum(np.nan_to_num(tenure, nan=90.0), 90.0)
+    span = fallback if first is None else np.where(np.isnan(first), fallback, first)
+    base_days = np.clip(span - 14.0, 7.0, 76.0)
+    d14, d90 = cols["days_active_14d"], cols["days_active_90d"]
+    cols["viewing_span_days"] = span
+    cols["trend_14d"] = np.log((h14 / 14.0 + 0.02) / ((h90 - h14) / base_days + 0.02))
+    cols["active_days_trend_14d"] = d14 / 14.0 - (d90 - d14) / base_days
+    usual_gap = span / np.maximum(d90, 1.0)
+    cols["gap_vs_usual"] = cols["days_since_last_play"] / np.maximum(usual_gap, 1.0)
     cols["weekend_share"] = _ratio(_num(raw, "weekend_secs"), h90 * 3600.0)
     cols["binge_share"] = _ratio(_num(raw, "binge_plays"), plays90)
     for d in DEVICE_TYPES:

@@ -1,4 +1,6 @@
-"""Audit log: who queried which aggregate, who exported, erased or rotated what.
+"""Audit log: who queried which aggregate, who exported, erased or rotated what, and who
+asked for member-level output (``row-level``) or served one member's recommendations
+(``serve``).
 
 Append-only JSON Lines (``audit.jsonl``, mode 0600); entries hold the actor (API key id or
 ``local:<user>``), role, action, a short description of *what* (query text, export path) and
@@ -13,7 +15,7 @@ from reelmine.data.privacy_store import AUDIT_FILE, log, now_iso
 from reelmine.privacy.policy import require_role
 from reelmine.settings import Settings
 
-ACTIONS = ("query", "release", "export", "erase", "rotate-key", "budget")
+ACTIONS = ("query", "release", "export", "erase", "rotate-key", "budget", "row-level", "serve")
 
 
 def record(

@@ -9,7 +9,7 @@ Method (``RootCauseLocalizer``), all vectorised over leaves with NumPy:
 
 1. **Leaf deviation.** Each leaf's expected value comes from the forecast. For a derived measure
    ``num / den`` (an error rate, a bad-session ratio) the forecast *rate* is shrunk towards the
-   cube's overall forecast rate (a pseudo-count ``prior_strength``, so leaves with little or no
+   main-effects model below (a pseudo-count ``prior_strength``, so leaves with little or no
    history borrow strength), and the expected numerator is ``den_now * rate``. The excess is
    ``actual - expected``; its robust z-score uses binomial (derived) or Poisson (additive)
    variance plus an over-dispersion term ``(dispersion * expected)^2``.
@@ -31,8 +31,20 @@ Method (``RootCauseLocalizer``), all vectorised over leaves with NumPy:
    least ``refine_ratio`` of the element's relative change; to a child when the child holds
    ``refine_share`` of the deviation and the rest of the element is not significant.
 
-Defaults were tuned on the even half of the RCA-RS cases (sorted by name); see
-``docs/quality.md`` for the figures on both halves.
+**Aggregated evidence** (``search="evidence"``, chosen by ``auto`` when leaves are sparse, as
+in a cube of raw sessions over six attributes where most leaves hold one or two plays): leaf
+labels are then mostly noise, so elements are scored on their sums instead, by the signed
+deviance residual of actual vs expected (see :meth:`RootCauseLocalizer._evidence`); greedy
+picks with removal, then each pick is challenged by the search without it (splits a general
+element that merely holds two separate causes).
+
+In both searches a leaf's expected value borrows strength from a multiplicative main-effects
+model of the history (iterative proportional fitting), so chronic differences between values
+(a slow app version) are expected rather than blamed.
+
+Label-search defaults were tuned on the even half of the RCA-RS cases (sorted by name);
+evidence-search defaults (``min_z``, ``split_gain``) on simulated platforms; see
+``docs/quality.md`` for the figures.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reelmine.errors import DataError, MissingColumnError
+from reelmine.quality.detect import MAD_SCALE
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,19 @@ class RootCauseLocalizer:
     refine_share : a child replaces the element when it holds this share of the element's
         deviation and the rest of the element is not significantly anomalous.
     fp_weight : multiplier of the normal leaves' weight (above 1 favours specific elements).
+    main_effects : shrink leaves towards a multiplicative main-effects model of the history
+        (see :func:`_main_effects`) instead of the flat cube rate.
+    prior_iterations : sweeps of iterative proportional fitting for that model.
+    count_prior : weight of the fitted model against a leaf's own history (additive measures).
+    search : ``labels`` (leaf labels + weighted-F1 set search, steps 2-5 of the module
+        docstring), ``evidence`` (aggregated deviance z-scores, :meth:`_evidence`) or ``auto``
+        (labels for shares of counted units with at least ``dense_leaf`` units per leaf in the
+        median, evidence otherwise: sparse leaves, counts, continuous means).
+    dense_leaf : see ``search``.
+    min_z : smallest z-score of an element chosen by the evidence search.
+    depth_discount : relative discount of an element's z per extra attribute (evidence search).
+    split_gain : relative gain in summed z^2 for which a set without a chosen element replaces
+        the set with it (evidence search).
     """
 
     def __init__(
@@ -163,6 +189,14 @@ class RootCauseLocalizer:
         refine: bool = True,
         refine_ratio: float = 0.3,
         refine_share: float = 0.8,
+        main_effects: bool = True,
+        prior_iterations: int = 10,
+        count_prior: float = 1.0,
+        search: str = "auto",
+        dense_leaf: float = 4.0,
+        min_z: float = 7.0,
+        depth_discount: float = 0.05,
+        split_gain: float = 0.2,
     ) -> None:
         self.max_depth = max_depth
         self.max_causes = max_causes
@@ -178,6 +212,14 @@ class RootCauseLocalizer:
         self.refine = refine
         self.refine_ratio = refine_ratio
         self.refine_share = refine_share
+        self.main_effects = main_effects
+        self.prior_iterations = prior_iterations
+        self.count_prior = count_prior
+        self.search = search
+        self.dense_leaf = dense_leaf
+        self.min_z = min_z
+        self.depth_discount = depth_discount
+        self.split_gain = split_gain
 
     def _refine(
         self,
@@ -252,6 +294,100 @@ class RootCauseLocalizer:
                 break
         return elem
 
+    def _evidence(
+        self,
+        cuboids: list[tuple[int, ...]],
+        inverses: list[np.ndarray],
+        firsts: list[np.ndarray],
+        sign: float,
+        actual: np.ndarray,
+        expected: np.ndarray,
+        var: np.ndarray,
+    ) -> list[tuple[int, int, float]]:
+        """Greedy search on aggregated evidence: (cuboid, element, z) of the chosen elements.
+
+        Each element's score is the signed deviance residual of its summed actual ``A`` against
+        its summed expectation ``F`` with variance ``V``:
+        ``sign(A - F) sqrt(2 (A log(A / F) - (A - F)) F / V)`` (Poisson in units where the
+        variance equals the mean; about ``(A - F) / sqrt(V)`` for large counts, and exact in
+        the tail when a dozen events come where almost none were expected). ``z^2 / 2`` is the
+        log-likelihood gain of giving the element its own rate. A parent dilutes the excess
+        with normal leaves, a child leaves part of it out, so the element that holds the
+        deviation and little else scores highest; ``depth_discount`` per extra attribute breaks
+        near-ties towards the general element. Chosen leaves are removed before the next pick;
+        picks stop below ``min_z`` or when an element holds less than ``min_share`` of the
+        deviation. Each chosen element is then challenged: the same search with it banned
+        replaces the set when its summed ``z^2`` is clearly larger (``split_gain``), which
+        splits a general element that only held two separate causes.
+        """
+        total = float(np.clip(sign * (actual - expected), 0, None).sum()) or 1.0
+
+        def greedy(banned: set[tuple[int, int]]) -> list[tuple[int, int, float]]:
+            left = np.ones(len(actual), dtype=bool)
+            out: list[tuple[int, int, float]] = []
+            for _ in range(self.max_causes):
+                pick = self._best(
+                    cuboids, inverses, firsts, sign, actual, expected, var, left, total, banned
+                )
+                if pick is None:
+                    break
+                left &= inverses[pick[0]] != pick[1]
+                out.append(pick)
+            return out
+
+        def score(sol: list[tuple[int, int, float]]) -> float:
+            return sum(z * z for _, _, z in sol)
+
+        # A general element can top the ranking only because it holds two separate causes
+        # (their z-scores tie with its own); the set search without it then explains clearly
+        # more (sum of z^2, the likelihood gain) and replaces it.
+        best = greedy(set())
+        for ci, k, _ in list(best):
+            alt = greedy({(ci, k)})
+            extra = max(len(alt) - len(best), 0) * self.min_z**2
+            if score(alt) - score(best) > max(self.split_gain * score(best), extra):
+                best = alt
+        return best
+
+    def _best(
+        self,
+        cuboids: list[tuple[int, ...]],
+        inverses: list[np.ndarray],
+        firsts: list[np.ndarray],
+        sign: float,
+        actual: np.ndarray,
+        expected: np.ndarray,
+        var: np.ndarray,
+        left: np.ndarray,
+        total: float,
+        banned: set[tuple[int, int]],
+    ) -> tuple[int, int, float] | None:
+        """Best element over the leaves in ``left``: (cuboid, element, z), or None."""
+        keep = np.where(left, 1.0, 0.0)
+        best: tuple[float, float, int, int] | None = None
+        for ci, inv in enumerate(inverses):  # one bincount per cuboid, all elements at once
+            m = len(firsts[ci])
+            a = np.bincount(inv, weights=keep * actual, minlength=m)
+            f = np.bincount(inv, weights=keep * expected, minlength=m)
+            vv = np.bincount(inv, weights=keep * var, minlength=m)
+            x = sign * (a - f)
+            f = np.maximum(np.abs(f), 1e-12)
+            a = np.maximum(a, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dev = 2.0 * (np.where(a > 0, a * np.log(a / f), 0.0) - (a - f))
+            zz = np.sign(x) * np.sqrt(np.maximum(dev, 0.0) * f / np.maximum(vv, 1e-12))
+            obj = zz * (1.0 - self.depth_discount * (len(cuboids[ci]) - 1))
+            obj = np.where(x >= self.min_share * total, obj, -np.inf)
+            for bci, bk in banned:
+                if bci == ci:
+                    obj[bk] = -np.inf
+            k = int(np.argmax(obj))
+            if best is None or obj[k] > best[0]:
+                best = (float(obj[k]), float(zz[k]), ci, k)
+        if best is None or not np.isfinite(best[0]) or best[1] < self.min_z:
+            return None
+        return best[2], best[3], best[1]
+
     def explain(
         self,
         table: pa.Table,
@@ -289,16 +425,43 @@ class RootCauseLocalizer:
         pd_ = _column(table, predict_den) if predict_den is not None else None
         n = table.num_rows
 
+        proportion = counted = False
         if c is not None and pd_ is not None:
             base = p.sum() / pd_.sum() if pd_.sum() > 0 else (v.sum() / max(c.sum(), 1.0))
-            rate = (p + self.prior_strength * base) / (pd_ + self.prior_strength)
-            rate = np.clip(rate, 0.0, 1.0) if base <= 1.0 else rate
+            # Leaves with little history borrow strength from a main-effects model fitted to
+            # the history (each attribute value's own rate), not from the flat cube rate: a
+            # chronically slow app version must not look anomalous in every thin leaf.
+            prior = base * _main_effects(codes, p, pd_, self.prior_iterations)
+            if not self.main_effects:
+                prior = np.full(n, base)
+            rate = (p + self.prior_strength * prior) / (pd_ + self.prior_strength)
+            counted = bool(np.all(c == np.round(c)))
+            proportion = base <= 1.0 and float(np.max(v / np.maximum(c, 1e-12))) <= 1.0
+            rate = np.clip(rate, 0.0, 1.0) if proportion else rate
             expected = c * rate
-            var = c * rate * np.clip(1.0 - rate, 0.0, 1.0) + 1.0
+            # Per-unit variance read from the leaves' own residuals (robustly, so anomalies do
+            # not inflate it): the whole variance of a continuous mean (play delay), and a floor
+            # under the binomial one for shares of non-independent units (seconds of stalls).
+            ok = c > 0
+            unit = (v[ok] - expected[ok]) / np.sqrt(c[ok])
+            sd = MAD_SCALE * float(np.median(np.abs(unit - np.median(unit)))) if ok.any() else 0
+            var = c * max(sd, 1e-12) ** 2 + 1.0
+            if proportion:
+                binom = c * rate * np.clip(1.0 - rate, 0.0, 1.0) + 1.0
+                # Counted units (integer denominators: sessions) are binomial; other units
+                # (seconds) are not independent trials and keep the empirical floor.
+                var = binom if counted else np.maximum(var, binom)
         else:
-            expected = p
+            if self.main_effects:
+                fit = _main_effects(codes, p, np.ones(n), self.prior_iterations)
+                fit *= p.mean() if n else 0.0
+                # A leaf's count history is one noisy draw; average it with the fitted model.
+                expected = (p + self.count_prior * fit) / (1.0 + self.count_prior)
+            else:
+                expected = p
             var = np.maximum(np.abs(expected), 1.0)
-        var = var + (self.dispersion * expected) ** 2
+        # Aggregated evidence needs no floor per leaf: sparse counts add up.
+        var_ev = var if derived else np.abs(expected) + (self.dispersion * expected) ** 2
         excess = v - expected
         total_dev = float(excess.sum())
         total_exp = float(expected.sum())
@@ -310,70 +473,76 @@ class RootCauseLocalizer:
         anom = (z > self.z_threshold) & (rel > self.min_relative)
 
         empty = Localization([], total_exp, total_act, total_dev, 0, tuple(attributes))
-        if not anom.any() or n == 0:
+        if n == 0 or total_dev == 0:
             return empty
-
-        # Weights: anomalous leaves weigh their excess; normal ones what they would have added.
-        w_pos = np.where(anom, sx, 0.0)
-        if derived and c is not None:
-            per_unit = w_pos.sum() / max(c[anom].sum(), 1e-12)
-            w_neg = np.where(anom, 0.0, c * per_unit)
+        cuboids, inverses, firsts = _cuboids(codes, self.max_depth)
+        search = self.search
+        if search == "auto":
+            # Leaf labels need leaves big enough to tell from noise: a share of counted units
+            # (integer denominators: sessions) with several units per leaf. Otherwise (sparse
+            # leaves, counts, continuous means) only aggregated evidence can be trusted.
+            dense = proportion and counted and float(np.median(np.asarray(c))) >= self.dense_leaf
+            search = "labels" if dense else "evidence"
+        refine = self.refine
+        chosen: list[tuple[int, int, float]]
+        if search == "evidence":
+            chosen = self._evidence(cuboids, inverses, firsts, sign, v, expected, var_ev)
+            refine = False
         else:
-            lift = w_pos.sum() / max(np.abs(expected[anom]).sum(), 1e-12)
-            w_neg = np.where(anom, 0.0, np.maximum(np.abs(expected), 1.0) * lift)
-        w_neg = self.fp_weight * w_neg
-        pos_total = w_pos.sum()
+            if not anom.any():
+                return empty
+            # Weights: anomalous leaves weigh their excess; normal ones what they would have added.
+            w_pos = np.where(anom, sx, 0.0)
+            if derived and c is not None:
+                per_unit = w_pos.sum() / max(c[anom].sum(), 1e-12)
+                w_neg = np.where(anom, 0.0, c * per_unit)
+            else:
+                lift = w_pos.sum() / max(np.abs(expected[anom]).sum(), 1e-12)
+                w_neg = np.where(anom, 0.0, np.maximum(np.abs(expected), 1.0) * lift)
+            w_neg = self.fp_weight * w_neg
+            pos_total = w_pos.sum()
 
-        # Element ids of every leaf in every cuboid.
-        d = codes.shape[1]
-        radix = codes.max(axis=0) + 1
-        cuboids: list[tuple[int, ...]] = []
-        inverses: list[np.ndarray] = []
-        firsts: list[np.ndarray] = []
-        for depth in range(1, min(self.max_depth, d) + 1):
-            for cub in itertools.combinations(range(d), depth):
-                key = np.zeros(n, dtype=np.int64)
-                for j in cub:
-                    key = key * radix[j] + codes[:, j]
-                _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-                cuboids.append(cub)
-                inverses.append(inv.ravel())
-                firsts.append(first)
-
-        covered = np.zeros(n, dtype=bool)
-        tp = fp = 0.0
-        best_f1 = 0.0
-        chosen: list[tuple[int, int, float]] = []
-        for _ in range(self.max_causes):
-            best: tuple[float, float, int, int, float, float] | None = None
-            up = np.where(covered, 0.0, w_pos)
-            un = np.where(covered, 0.0, w_neg)
-            # The preference for general elements scales with the deviation still unexplained.
-            remaining = up.sum() / pos_total
-            for ci, inv in enumerate(inverses):
-                m = len(firsts[ci])
-                add_tp = np.bincount(inv, weights=up, minlength=m)
-                add_fp = np.bincount(inv, weights=un, minlength=m)
-                new_tp = tp + add_tp
-                new_fp = fp + add_fp
-                f1 = 2 * new_tp / (2 * new_tp + new_fp + (pos_total - new_tp))
-                obj = f1 - self.depth_penalty * len(cuboids[ci]) * remaining
-                obj = np.where(add_tp > 0, obj, -np.inf)
-                k = int(np.argmax(obj))
-                if best is None or obj[k] > best[0]:
-                    best = (float(obj[k]), float(f1[k]), ci, k, float(new_tp[k]), float(new_fp[k]))
-            if best is None or not np.isfinite(best[0]):
-                break
-            obj, f1v, ci, k, ntp, nfp = best
-            gain = f1v - best_f1
-            purity = (ntp - tp) / max(ntp - tp + nfp - fp, 1e-12)
-            share = (ntp - tp) / pos_total
-            clean = gain > 0 and purity >= self.min_precision and share >= self.min_share
-            if chosen and gain < self.min_gain and not clean:
-                break
-            covered |= inverses[ci] == k
-            tp, fp, best_f1 = ntp, nfp, f1v
-            chosen.append((ci, k, f1v))
+            covered = np.zeros(n, dtype=bool)
+            tp = fp = 0.0
+            best_f1 = 0.0
+            chosen = []
+            for _ in range(self.max_causes):
+                best: tuple[float, float, int, int, float, float] | None = None
+                up = np.where(covered, 0.0, w_pos)
+                un = np.where(covered, 0.0, w_neg)
+                # The preference for general elements scales with the deviation still unexplained.
+                remaining = up.sum() / pos_total
+                for ci, inv in enumerate(inverses):
+                    m = len(firsts[ci])
+                    add_tp = np.bincount(inv, weights=up, minlength=m)
+                    add_fp = np.bincount(inv, weights=un, minlength=m)
+                    new_tp = tp + add_tp
+                    new_fp = fp + add_fp
+                    f1 = 2 * new_tp / (2 * new_tp + new_fp + (pos_total - new_tp))
+                    obj = f1 - self.depth_penalty * len(cuboids[ci]) * remaining
+                    obj = np.where(add_tp > 0, obj, -np.inf)
+                    k = int(np.argmax(obj))
+                    if best is None or obj[k] > best[0]:
+                        best = (
+                            float(obj[k]),
+                            float(f1[k]),
+                            ci,
+                            k,
+                            float(new_tp[k]),
+                            float(new_fp[k]),
+                        )
+                if best is None or not np.isfinite(best[0]):
+                    break
+                obj, f1v, ci, k, ntp, nfp = best
+                gain = f1v - best_f1
+                purity = (ntp - tp) / max(ntp - tp + nfp - fp, 1e-12)
+                share = (ntp - tp) / pos_total
+                clean = gain > 0 and purity >= self.min_precision and share >= self.min_share
+                if chosen and gain < self.min_gain and not clean:
+                    break
+                covered |= inverses[ci] == k
+                tp, fp, best_f1 = ntp, nfp, f1v
+                chosen.append((ci, k, f1v))
 
         causes: list[RootCause] = []
         picked = [
@@ -382,7 +551,7 @@ class RootCauseLocalizer:
         masks = [_mask(codes, e) for e, _ in picked]
         labels_seen: set[tuple[tuple[int, int], ...]] = set()
         for i, (elem, f1v) in enumerate(picked):
-            if self.refine:
+            if refine:
                 others = np.zeros(n, dtype=bool)
                 for j, m_other in enumerate(masks):
                     if j != i:
@@ -408,6 +577,52 @@ class RootCauseLocalizer:
         return Localization(
             causes, total_exp, total_act, total_dev, int(anom.sum()), tuple(attributes)
         )
+
+
+def _cuboids(
+    codes: np.ndarray, max_depth: int
+) -> tuple[list[tuple[int, ...]], list[np.ndarray], list[np.ndarray]]:
+    """Every cuboid up to ``max_depth`` attributes: its attributes, each leaf's element id in
+    it, and one leaf of each element (one ``np.unique`` per cuboid)."""
+    n, d = codes.shape
+    radix = codes.max(axis=0) + 1
+    cuboids: list[tuple[int, ...]] = []
+    inverses: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
+    for depth in range(1, min(max_depth, d) + 1):
+        for cub in itertools.combinations(range(d), depth):
+            key = np.zeros(n, dtype=np.int64)
+            for j in cub:
+                key = key * radix[j] + codes[:, j]
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            cuboids.append(cub)
+            inverses.append(inv.ravel())
+            firsts.append(first)
+    return cuboids, inverses, firsts
+
+
+def _main_effects(codes: np.ndarray, num: np.ndarray, den: np.ndarray, iters: int) -> np.ndarray:
+    """Per-leaf relative rate of a multiplicative main-effects model fitted to the history.
+
+    ``num / den ~ base * prod_j a_j[value_j]``, fitted by iterative proportional fitting (each
+    attribute value's fitted total matched to its observed total in turn), so correlated
+    attributes (``os`` and ``device_type``) do not count the same effect twice. Returns
+    ``prod_j a_j`` per leaf (1 for the cube's average leaf).
+    """
+    n, d = codes.shape
+    base = num.sum() / den.sum() if den.sum() > 0 else 0.0
+    rel = np.ones(n)
+    if base <= 0 or n == 0:
+        return rel
+    for _ in range(iters):  # a few sweeps, each vectorised over leaves and values
+        for j in range(d):
+            m = int(codes[:, j].max()) + 1
+            obs = np.bincount(codes[:, j], weights=num, minlength=m)
+            fit = np.bincount(codes[:, j], weights=base * den * rel, minlength=m)
+            # Values without history (fit 0) keep factor 1; shrink factors of tiny values.
+            factor = (obs + base) / (fit + base)
+            rel = rel * factor[codes[:, j]]
+    return rel
 
 
 def _mask(codes: np.ndarray, elem: dict[int, int]) -> np.ndarray:

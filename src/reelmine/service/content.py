@@ -1,14 +1,16 @@
 """Content use cases over the warehouse: title performance, scorecards, series, over/under
 performers, renewals, genre trends, trending bursts, search gaps and new-title forecasts.
 
-Each function opens the warehouse named by the settings, runs the portable SQL of
-:mod:`reelmine.content` there (``Warehouse.query``) and post-processes the Arrow result. Every
+Each function opens the data of the settings' engine (:func:`reelmine.service.engine.open_reader`:
+the DuckDB warehouse, or Spark with ``--engine spark``), runs the portable SQL of
+:mod:`reelmine.content` there and post-processes the Arrow result. Every
 returned table keeps a ``members`` column (distinct members behind the row) for the privacy gate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -18,17 +20,18 @@ import pyarrow.compute as pc
 from reelmine.content import forecast as fc
 from reelmine.content import performance as perf
 from reelmine.content import search, trending, trends
-from reelmine.data.engine import SqlRunner
-from reelmine.data.warehouse import Warehouse
+from reelmine.data.engine import SqlRunner, TableSource
 from reelmine.errors import NotFoundError
+from reelmine.service.engine import open_reader
 from reelmine.settings import Settings
 
 
-def _open(settings: Settings) -> Warehouse:
-    return Warehouse(settings.db, read_only=True)
+def _open(settings: Settings) -> AbstractContextManager[TableSource]:
+    # The engine of the settings: the DuckDB warehouse, or Spark over the Parquet data.
+    return open_reader(settings)
 
 
-def _require(wh: Warehouse, table: str = "plays") -> None:
+def _require(wh: TableSource, table: str = "plays") -> None:
     if not wh.has_table(table) or wh.count(table) == 0:
         raise NotFoundError(
             f"the warehouse {wh.path} holds no {table}; run `reelmine ingest` first"
@@ -185,7 +188,7 @@ class Forecast:
     countries: pa.Table
 
 
-def _forecast_inputs(wh: Warehouse, cutoff: date, horizon_days: int) -> tuple[pa.Table, ...]:
+def _forecast_inputs(wh: TableSource, cutoff: date, horizon_days: int) -> tuple[pa.Table, ...]:
     titles = shows(wh.table("titles"))
     first = wh.query(fc.first_views_sql(horizon_days=horizon_days))
     history = wh.query(fc.reference_views_sql(until=cutoff.isoformat(), days=horizon_days))

@@ -132,6 +132,17 @@ def _jobs(
         srm = ", ".join(flagged) or "none"
         return f"{len(ids)} experiments read out; sample-ratio mismatch: {srm}"
 
+    def interface_summary() -> str:
+        from reelmine.service.interface import funnel, position_report, search_report
+
+        steps = funnel(settings).steps
+        rows = position_report(settings).debiased
+        search = search_report(settings)
+        return (
+            f"funnel of {steps.num_rows} steps, {rows.num_rows} rows compared without position "
+            f"bias, {search.gaps.num_rows} search gaps"
+        )
+
     def marketing_summary() -> str:
         from reelmine.service.marketing import segments
 
@@ -148,6 +159,7 @@ def _jobs(
         ("content insights", content_summary),
         ("market insights", market_summary),
         ("experiments", experiments_summary),
+        ("interface insights", interface_summary),
         ("marketing segments", marketing_summary),
     ]
     return jobs

@@ -15,23 +15,38 @@ A service function uses it as::
 
     with open_runner(settings) as run:
         metrics = run(performance.title_metrics_sql(period="week"))
+
+or, when it also needs whole tables, row counts or column lists, :func:`open_reader`, which
+gives the warehouse's reading methods (``query``, ``table``, ``columns``, ``count``,
+``has_table``) on either engine::
+
+    with open_reader(settings) as wh:
+        titles = wh.table("titles", columns=["title_id", "name"])
+
+Derived tables the service layer writes (``fraud_flags``) go to the DuckDB warehouse with the
+``duckdb`` engine and to ``<folder>/<table>.parquet`` next to the Spark data with ``spark``
+(:func:`write_derived`); both engines read them back from there.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 
-from reelmine.data.engine import SqlRunner
+from reelmine.data.engine import RunnerTables, SqlRunner, TableSource
 from reelmine.data.schema import TABLES
 from reelmine.data.warehouse import Warehouse
 from reelmine.errors import ConfigError, DataError, NotFoundError
 from reelmine.settings import Settings
 
 SPARK_DATA = "spark-data"
+# Tables the service layer derives and stores (besides the contract tables): the Spark engine
+# registers them too when the folder holds them.
+DERIVED_TABLES = ("fraud_flags",)
 
 
 def spark_data_dir(settings: Settings) -> Path:
@@ -76,13 +91,100 @@ def open_runner(settings: Settings, *, data: Path | str | None = None) -> Iterat
     data : Spark only: the Parquet folder (local path or a URI such as ``s3a://bucket/x``)
         holding the contract tables; default :func:`spark_data_dir`.
     """
+    with open_reader(settings, data=data) as source:
+        yield source.query
+
+
+@contextmanager
+def open_reader(settings: Settings, *, data: Path | str | None = None) -> Iterator[TableSource]:
+    """The data of ``settings.engine`` as a :class:`~reelmine.data.engine.TableSource`.
+
+    With ``duckdb`` it is the warehouse itself, opened read-only (closed when the block ends);
+    with ``spark`` a :class:`~reelmine.data.engine.RunnerTables` over the tables registered
+    from the Parquet folder (see :func:`open_runner` for ``data``). Either way the caller
+    reads with ``query`` / ``table`` / ``columns`` / ``count`` / ``has_table``.
+    """
     if settings.engine == "duckdb":
         with Warehouse(settings.db, read_only=True) as wh:
-            yield wh.query
+            yield wh
     elif settings.engine == "spark":
-        yield sql_runner(settings, data=data)
+        yield _spark_tables(settings, data)
     else:  # Settings validates this; kept for objects built by hand
         raise ConfigError(f"engine must be 'duckdb' or 'spark', not {settings.engine!r}")
+
+
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """What the folder's table sources look like now (name, mtime, size), to reuse views."""
+    out = []
+    for name in (*TABLES, *DERIVED_TABLES):
+        for path in (folder / f"{name}.parquet", folder / name):
+            if path.exists():
+                st = path.stat()
+                out.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+# Local folder -> (fingerprint, its tables): registering re-reads every Parquet footer, which
+# costs more than many small queries; reused while the folder's files stay unchanged.
+_SPARK_FOLDERS: dict[tuple[str, str], tuple[tuple[tuple[str, int, int], ...], RunnerTables]] = {}
+_SPARK_LOCK = threading.Lock()
+
+
+def _spark_tables(settings: Settings, data: Path | str | None) -> RunnerTables:
+    from reelmine.data.spark import SparkEngine
+
+    folder = _spark_folder(settings, data)
+    base = SparkEngine.from_settings(settings)
+    if not isinstance(folder, Path):  # a URI (hdfs://, s3a://): register what Spark finds there
+        for name in (*TABLES, *DERIVED_TABLES):
+            try:
+                base.register_parquet(name, f"{folder.rstrip('/')}/{name}.parquet")
+            except DataError:
+                continue  # absent table: queries naming it fail with Spark's message
+        return RunnerTables(base.runner(), list(base.views), folder)
+    key = (str(folder.resolve()), str(settings.spark_master))
+    with _SPARK_LOCK:
+        seen = _fingerprint(folder)
+        cached = _SPARK_FOLDERS.get(key)
+        if cached is not None and cached[0] == seen:
+            return cached[1]
+        # A session of its own per folder (same SparkContext): nobody else's temporary views
+        # can replace these under the same names.
+        engine = SparkEngine(session=base.session.newSession())
+        engine.register_folder(folder)
+        for name in DERIVED_TABLES:
+            if (folder / f"{name}.parquet").exists() or (folder / name).is_dir():
+                engine.register_folder(folder, [name])
+        tables = RunnerTables(engine.runner(), list(engine.views), folder)
+        _SPARK_FOLDERS[key] = (seen, tables)
+        return tables
+
+
+def write_derived(
+    settings: Settings, name: str, table: pa.Table, *, data: Path | str | None = None
+) -> str:
+    """Store a derived table (e.g. ``fraud_flags``) where ``settings.engine`` reads it back.
+
+    ``duckdb``: table ``name`` of the warehouse (replaced). ``spark``: Parquet
+    ``<folder>/<name>.parquet`` next to the Spark data (a folder of parts, replaced).
+
+    Returns
+    -------
+    Where it went: the warehouse path or the Parquet location.
+    """
+    if settings.engine == "spark":
+        from reelmine.data.spark import SparkEngine
+
+        folder = _spark_folder(settings, data)
+        target = f"{str(folder).rstrip('/')}/{name}.parquet"
+        written = SparkEngine.from_settings(settings).write_parquet(table, target)
+        with _SPARK_LOCK:  # the next reader registers the new files
+            if isinstance(folder, Path):
+                _SPARK_FOLDERS.pop((str(folder.resolve()), str(settings.spark_master)), None)
+        return written
+    with Warehouse(settings.db) as wh:
+        wh.write_table(name, table, mode="replace")
+    return str(settings.db)
 
 
 def sql_runner(settings: Settings, *, data: Path | str | None = None) -> SqlRunner:
@@ -93,19 +195,7 @@ def sql_runner(settings: Settings, *, data: Path | str | None = None) -> SqlRunn
     folder are registered once in the process's shared SparkSession.
     """
     if settings.engine == "spark":
-        from reelmine.data.spark import SparkEngine
-
-        folder = _spark_folder(settings, data)
-        engine = SparkEngine.from_settings(settings)
-        if isinstance(folder, Path):
-            engine.register_folder(folder)
-        else:  # a URI (hdfs://, s3a://): register the contract tables Spark finds under it
-            for name in TABLES:
-                try:
-                    engine.register_parquet(name, f"{folder.rstrip('/')}/{name}.parquet")
-                except DataError:
-                    continue  # absent table: queries naming it fail with Spark's message
-        return engine.runner()
+        return _spark_tables(settings, data).query
     if settings.engine != "duckdb":
         raise ConfigError(f"engine must be 'duckdb' or 'spark', not {settings.engine!r}")
 

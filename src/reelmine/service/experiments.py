@@ -198,9 +198,9 @@ def readout_from_tables(
 
 
 def _warehouse_tables(settings: Settings, experiment_id: str) -> tuple[pa.Table, pa.Table]:
-    from reelmine.data.warehouse import Warehouse  # the service reaches data only via reelmine.data
+    from reelmine.service.engine import open_reader  # DuckDB warehouse or Spark, per settings
 
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         exp = wh.table("experiments", where="experiment_id = ?", params=[experiment_id])
         cols = [c for c in ("watched_seconds", "startup_ms") if c in wh.columns("plays")]
         select = ", ".join(["p.user_id", "p.started_at"] + [f"p.{c}" for c in cols])
@@ -240,9 +240,9 @@ def experiment_readout(
 
 def list_experiments(settings: Settings) -> list[dict[str, object]]:
     """Experiments in the warehouse with their variants and member counts."""
-    from reelmine.data.warehouse import Warehouse
+    from reelmine.service.engine import open_reader
 
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         t = wh.query(
             "SELECT experiment_id, variant, count(*) AS members FROM experiments "
             "GROUP BY experiment_id, variant ORDER BY experiment_id, variant"
@@ -395,10 +395,10 @@ def warehouse_artwork_report(
     random_state: int = 0,
 ) -> ArtworkReport:
     """:func:`artwork_report` on the warehouse named by ``settings.db``."""
-    from reelmine.data.warehouse import Warehouse
+    from reelmine.service.engine import open_reader
 
     cols = ["user_id", "browse_session_id", "event_type", "title_id", "artwork_id", "propensity"]
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         ui = wh.table("ui_events", cols, where="artwork_id IS NOT NULL")
         users = wh.table("users", ["user_id", "age"]) if "age" in wh.columns("users") else None
     return artwork_report(ui, users, epsilon=epsilon, holdout=holdout, random_state=random_state)

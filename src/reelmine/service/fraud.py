@@ -1,7 +1,9 @@
 """Fraud use cases: scan the warehouse, list flags, check raw account IDs, live checks.
 
-The CLI, the API and the dashboard call these; the detectors run their SQL in the warehouse
-(``Warehouse.query``) and flags are stored in the derived table ``fraud_flags``.
+The CLI, the API and the dashboard call these; the detectors run their SQL on the settings'
+engine (:func:`reelmine.service.engine.open_reader`: the DuckDB warehouse, or Spark with
+``--engine spark``) and flags are stored in the derived table ``fraud_flags``: in the DuckDB
+warehouse, or as ``fraud_flags.parquet`` next to the Spark data (:func:`write_derived`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reelmine.data.engine import TableSource
 from reelmine.data.pseudonym import Pseudonymiser
-from reelmine.data.warehouse import Warehouse
 from reelmine.errors import ConfigError, NotFoundError
 from reelmine.fraud.config import FraudConfig
 from reelmine.fraud.flags import FLAG_SCHEMA, FLAG_TYPES, empty_flags, scan
 from reelmine.fraud.households import households
 from reelmine.fraud.live import LiveChecker
+from reelmine.service.engine import open_reader, open_runner, write_derived
 from reelmine.settings import Settings
 
 FLAGS_TABLE = "fraud_flags"
@@ -51,7 +54,7 @@ def summarize(flags: pa.Table) -> pa.Table:
     )
 
 
-def _nonempty(wh: Warehouse, name: str) -> bool:
+def _nonempty(wh: TableSource, name: str) -> bool:
     return wh.has_table(name) and wh.count(name) > 0
 
 
@@ -64,8 +67,10 @@ def scan_warehouse(
 ) -> ScanResult:
     """Run every detector on the warehouse and store the flags in ``fraud_flags``.
 
-    Without ``since`` the table is replaced; with it, stored flags whose window ends before
-    ``since`` are kept and the new ones added.
+    The detectors run on ``settings.engine``; the flags go to the DuckDB warehouse, or with
+    the Spark engine to ``fraud_flags.parquet`` next to the Spark data. Without ``since`` the
+    table is replaced; with it, stored flags whose window ends before ``since`` are kept and
+    the new ones added.
 
     Raises
     ------
@@ -77,9 +82,9 @@ def scan_warehouse(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     t0 = time.perf_counter()
-    with Warehouse(settings.db) as wh:
+    with open_reader(settings) as wh:
         if not _nonempty(wh, "plays"):
-            raise NotFoundError(f"warehouse {settings.db} holds no plays; run `reelmine ingest`")
+            raise NotFoundError(f"warehouse {wh.path} holds no plays; run `reelmine ingest`")
         flags = scan(
             wh.query,
             since=since,
@@ -94,7 +99,7 @@ def scan_warehouse(
                 old["window_end"], pa.scalar(since, FLAG_SCHEMA.field("window_end").type)
             )
             flags = pa.concat_tables([old.filter(keep), flags])
-        wh.write_table(FLAGS_TABLE, flags, mode="replace")
+    write_derived(settings, FLAGS_TABLE, flags)
     return ScanResult(flags, summarize(flags), time.perf_counter() - t0)
 
 
@@ -116,9 +121,9 @@ def list_flags(
     """
     if type is not None and type not in FLAG_TYPES:
         raise ConfigError(f"unknown flag type {type!r}; known: {', '.join(FLAG_TYPES)}")
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         if not wh.has_table(FLAGS_TABLE):
-            raise NotFoundError(f"no flags in {settings.db}; run `reelmine fraud scan` first")
+            raise NotFoundError(f"no flags in {wh.path}; run `reelmine fraud scan` first")
         flags = wh.table(FLAGS_TABLE).cast(FLAG_SCHEMA)
     if type is not None:
         flags = flags.filter(pc.equal(flags["type"], type))
@@ -149,8 +154,8 @@ def check_users(settings: Settings, raw_ids: Sequence[str]) -> pa.Table:
 
 def account_households(settings: Settings, user_id: str) -> pa.Table:
     """Households of one pseudonymised account (for the dashboard's map)."""
-    with Warehouse(settings.db, read_only=True) as wh:
-        hh = households(wh.query)
+    with open_runner(settings) as run:
+        hh = households(run)
     return hh.filter(pc.equal(hh["user_id"], user_id))
 
 
@@ -158,7 +163,7 @@ def live_checker(settings: Settings, config: FraudConfig | None = None) -> LiveC
     """A :class:`LiveChecker` primed with every account's plan limit and country."""
     cfg = config or FraudConfig()
     checker = LiveChecker(concurrency=cfg.concurrency, travel=cfg.travel, stuffing=cfg.stuffing)
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         users = wh.table("users", columns=["user_id", "max_streams", "country"])
     for u, m, c in zip(
         users["user_id"].to_pylist(),

@@ -5,22 +5,25 @@ similarity. Every table keeps a ``members`` column for the privacy gate."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reelmine.content import search
-from reelmine.data.warehouse import Warehouse
+from reelmine.data.engine import TableSource
 from reelmine.errors import NotFoundError
 from reelmine.market import markets, opportunity
+from reelmine.service.engine import open_reader
 from reelmine.settings import Settings
 
 
-def _open(settings: Settings) -> Warehouse:
-    return Warehouse(settings.db, read_only=True)
+def _open(settings: Settings) -> AbstractContextManager[TableSource]:
+    # The engine of the settings: the DuckDB warehouse, or Spark over the Parquet data.
+    return open_reader(settings)
 
 
-def _require(wh: Warehouse, table: str = "plays") -> None:
+def _require(wh: TableSource, table: str = "plays") -> None:
     if not wh.has_table(table) or wh.count(table) == 0:
         raise NotFoundError(
             f"the warehouse {wh.path} holds no {table}; run `reelmine ingest` first"

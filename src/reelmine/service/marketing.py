@@ -2,7 +2,8 @@
 
 Every function has a runner form (``*_from_runner``: takes ``runner(sql) -> pa.Table``, so tests
 run it on in-memory tables with :func:`reelmine.data.engine.runner_on_tables`) and a settings
-form that opens the warehouse read-only and passes ``Warehouse.query``.
+form that takes the runner of the settings' engine
+(:func:`reelmine.service.engine.open_runner`: the DuckDB warehouse read-only, or Spark).
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ CAMPAIGN_SQL = "SELECT campaign_id, user_id, sent_at, treated, converted_at FROM
 
 @contextmanager
 def _warehouse(settings: Settings) -> Iterator[Runner]:
-    from reelmine.data.warehouse import Warehouse  # the service reaches data only via reelmine.data
+    # The settings' engine: the DuckDB warehouse (read-only), or Spark with --engine spark.
+    from reelmine.service.engine import open_runner
 
-    with Warehouse(settings.db, read_only=True) as wh:
-        yield wh.query
+    with open_runner(settings) as run:
+        yield run
 
 
 def _day(ts: datetime) -> datetime:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import pyarrow as pa
 
-from reelmine.data.warehouse import Warehouse
+from reelmine.data.engine import sql_literal
 from reelmine.errors import DataError
+from reelmine.service.engine import open_runner
 from reelmine.service.ingest import status
 from reelmine.settings import Settings
 
@@ -45,26 +45,26 @@ def summary(settings: Settings) -> Summary:
     )
 
 
-def _where(start: date | None, end: date | None, country: str | None) -> tuple[str, list[Any]]:
+def _where(start: date | None, end: date | None, country: str | None) -> str:
+    # Values are inlined as quoted literals (sql_literal), not bound: Spark takes no parameters.
     if start is not None and end is not None and start > end:
         raise DataError(f"start {start} is after end {end}", column="start")
     clauses: list[str] = ["TRUE"]
-    params: list[Any] = []
     if start is not None:
-        clauses.append("p.started_at >= ?")
-        params.append(datetime.combine(start, time(0), tzinfo=UTC))
+        lo = datetime.combine(start, time(0), tzinfo=UTC)
+        clauses.append(f"p.started_at >= {sql_literal(lo)}")
     if end is not None:
-        clauses.append("p.started_at < ?")
-        params.append(datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC))
+        hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
+        clauses.append(f"p.started_at < {sql_literal(hi)}")
     if country is not None:
-        clauses.append("coalesce(p.country, u.country) = ?")
-        params.append(country)
-    return " AND ".join(clauses), params
+        clauses.append(f"coalesce(p.country, u.country) = {sql_literal(str(country))}")
+    return " AND ".join(clauses)
 
 
-def _run(settings: Settings, sql: str, params: list[Any]) -> pa.Table:
-    with Warehouse.open(settings, read_only=True) as wh:
-        return wh.query(sql, params)
+def _run(settings: Settings, sql: str) -> pa.Table:
+    # The settings' engine: the DuckDB warehouse (read-only), or Spark with --engine spark.
+    with open_runner(settings) as run:
+        return run(sql)
 
 
 def daily_activity(
@@ -75,7 +75,7 @@ def daily_activity(
     country: str | None = None,
 ) -> pa.Table:
     """Per UTC day with plays: ``day``, ``members`` (distinct active), ``plays``, ``hours``."""
-    where, params = _where(start, end, country)
+    where = _where(start, end, country)
     sql = f"""
         SELECT CAST(p.started_at AS DATE) AS day,
                count(DISTINCT p.user_id) AS members,
@@ -85,7 +85,7 @@ def daily_activity(
         WHERE {where}
         GROUP BY 1 ORDER BY 1
     """
-    return _run(settings, sql, params)
+    return _run(settings, sql)
 
 
 def top_titles(
@@ -97,7 +97,7 @@ def top_titles(
     limit: int = 10,
 ) -> pa.Table:
     """Titles by hours viewed: ``title_id``, ``name``, ``hours``, ``plays``, ``members``."""
-    where, params = _where(start, end, country)
+    where = _where(start, end, country)
     sql = f"""
         SELECT p.title_id, coalesce(any_value(t.name), p.title_id) AS name,
                sum({WATCHED}) / 3600.0 AS hours, count(*) AS plays,
@@ -105,9 +105,9 @@ def top_titles(
         FROM plays p LEFT JOIN users u ON p.user_id = u.user_id
              LEFT JOIN titles t ON p.title_id = t.title_id
         WHERE {where}
-        GROUP BY p.title_id ORDER BY hours DESC, p.title_id LIMIT ?
+        GROUP BY p.title_id ORDER BY hours DESC, p.title_id LIMIT {int(limit)}
     """
-    return _run(settings, sql, [*params, int(limit)])
+    return _run(settings, sql)
 
 
 def top_genres(
@@ -123,7 +123,7 @@ def top_genres(
     A title with several genres counts in each of them, so genre hours sum to more than the
     total; titles without genres are ``(none)``.
     """
-    where, params = _where(start, end, country)
+    where = _where(start, end, country)
     sql = f"""
         WITH g AS (
             SELECT p.user_id, {WATCHED} AS s,
@@ -135,6 +135,6 @@ def top_genres(
         )
         SELECT genre, sum(s) / 3600.0 AS hours, count(*) AS plays,
                count(DISTINCT user_id) AS members
-        FROM g GROUP BY genre ORDER BY hours DESC, genre LIMIT ?
+        FROM g GROUP BY genre ORDER BY hours DESC, genre LIMIT {int(limit)}
     """
-    return _run(settings, sql, [*params, int(limit)])
+    return _run(settings, sql)

@@ -1,7 +1,12 @@
 """Privacy use cases shared by the CLI, the API and the dashboard.
 
-Wiring for every aggregate path is one call: :func:`gate` (policy check on the group-by,
-minimum group size with complementary suppression, an audit entry). Other use cases:
+Wiring for every aggregate path is one call: :func:`release_table` (policy check on the
+group-by, minimum group size with complementary suppression, an audit entry), used alike by
+the CLI, the API and the dashboard; :func:`gate` is its core without the label handling.
+Member-level output (fraud flags, churn scores, segment ID lists) passes :func:`release_rows`:
+an explicit opt-in, admin only, audited. :func:`export_tables` is ``reelmine export``: what the
+policy allows by default (catalogue tables, gated daily aggregates) or, on an admin's explicit
+``raw`` opt-in, the pseudonymised tables, recorded for erasure. Other use cases:
 :func:`release` (a DP release charged to the caller's budget), :func:`erase_user`
 (``DELETE /v1/users/{user_id}``), :func:`rotate_key`, :func:`budget`, :func:`set_budget`,
 :func:`audit_log` and :func:`record_export`.
@@ -10,18 +15,21 @@ minimum group size with complementary suppression, an audit entry). Other use ca
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reelmine.data.keystore import KeyStore
-from reelmine.data.warehouse import Warehouse
+from reelmine.data.schema import TABLES
+from reelmine.data.warehouse import Warehouse, quote_ident
 from reelmine.errors import PrivacyError
 from reelmine.privacy import audit, budget, erasure, keys
 from reelmine.privacy import gate as gate_mod
-from reelmine.privacy.policy import check_group_by, check_role, require_role
+from reelmine.privacy.policy import check_group_by, check_role, is_identifying, require_role
 from reelmine.privacy.query import Query, parse_query
 from reelmine.settings import Settings
 
@@ -96,6 +104,238 @@ def gate(
         suppressed=n_supp,
     )
     return out
+
+
+HIDDEN = "(suppressed)"  # what a suppressed free-text group value (e.g. a search) becomes
+
+
+def release_table(
+    settings: Settings,
+    table: pa.Table,
+    *,
+    group_by: Sequence[str],
+    actor: Actor | None = None,
+    what: str = "aggregate",
+    members: str | Sequence[str] = gate_mod.MEMBERS,
+    totals: bool = True,
+    labels: Sequence[str] = (),
+    hide: Sequence[str] = (),
+    k: int | None = None,
+) -> pa.Table:
+    """Release an aggregate table from any face (CLI, API, dashboard, export) through the gate.
+
+    Parameters
+    ----------
+    table : one row per cell, with a distinct-members count.
+    group_by : the columns that identify a cell (kept in suppressed rows; refused when
+        identifying, unless the actor is admin).
+    actor : who asks; ``None`` = the local operator (admin).
+    what : short description for the audit log (route path or CLI command).
+    members : the distinct-members column, or several columns whose element-wise minimum is
+        the count (a row describing members and a subset of them, e.g. active members).
+    totals : complementary suppression (see :func:`reelmine.privacy.gate.release`).
+    labels : descriptive columns of the cell (e.g. a title's name next to its id): restored in
+        suppressed rows, but not used to form lines for complementary suppression.
+    hide : group-by columns whose values are free text that may itself identify a member
+        (e.g. a search query): replaced by ``"(suppressed)"`` in suppressed rows.
+    k : minimum group size; default ``settings.min_group_size``.
+
+    Returns
+    -------
+    The same rows in the same order with ``suppressed`` (bool) and ``suppression`` (reason);
+    every other non-group, non-label column is null in suppressed rows (never zero).
+    """
+    count = members
+    if not isinstance(members, str):
+        cols = list(members)
+        count = "__gate_members"
+        m = table[cols[0]]
+        for c in cols[1:]:
+            m = pc.min_element_wise(m, table[c])
+        table = table.append_column(count, m)
+    out = gate(
+        settings,
+        table,
+        group_by=list(group_by),
+        actor=actor,
+        what=what,
+        members=str(count),
+        k=k,
+        totals=totals,
+    )
+    if count != members:
+        out = out.drop_columns([str(count)])
+    mask = out[gate_mod.SUPPRESSED]
+    for name in labels:
+        if name in table.column_names and name not in group_by:
+            out = out.set_column(out.column_names.index(name), name, table[name])
+    for name in hide:
+        if name in out.column_names:
+            col = pc.cast(out[name], pa.string())
+            out = out.set_column(
+                out.column_names.index(name), name, pc.if_else(mask, pa.scalar(HIDDEN), col)
+            )
+    return out
+
+
+def release_rows(
+    settings: Settings,
+    table: pa.Table,
+    *,
+    what: str,
+    opt_in: bool,
+    actor: Actor | None = None,
+    flag: str = "--row-level",
+) -> pa.Table:
+    """Release member-level rows (one row per member or account): explicit, admin, audited.
+
+    Parameters
+    ----------
+    table : the rows (keyed by pseudonym, or by the raw IDs the caller gave).
+    what : the command or route, for the refusal message and the audit log.
+    opt_in : the caller asked for member-level output on purpose (the CLI's ``--row-level``).
+    actor : who asks; ``None`` = the local operator (admin).
+    flag : how the caller opts in, named in the refusal message.
+
+    Raises
+    ------
+    PrivacyError
+        Without ``opt_in``, or for a role other than ``admin``.
+    """
+    _member_level(settings, actor, what=what, opt_in=opt_in, flag=flag, rows=table.num_rows)
+    return table
+
+
+def _member_level(
+    settings: Settings, actor: Actor | None, *, what: str, opt_in: bool, flag: str, rows: int
+) -> Actor:
+    """Refuse member-level output without the opt-in or for a non-admin; audit it."""
+    actor = actor or local_actor()
+    if not opt_in:
+        raise PrivacyError(
+            f"refused: {what} lists individual members; add {flag} to confirm that you mean to "
+            "(admin only, written to the audit log), or use the gated aggregate commands"
+        )
+    require_role(actor.role, "admin", f"member-level output ({what})")
+    audit.record(
+        settings, actor=actor.key_id, role=actor.role, action="row-level", what=what, rows=rows
+    )
+    return actor
+
+
+def serve_members(
+    settings: Settings, n_members: int, *, what: str, actor: Actor | None = None
+) -> None:
+    """Allow per-member serving output (recommendations, home rows, predictions for members
+    the caller names by raw ID): role ``service`` or ``admin``, as in the API; audited.
+
+    Raises
+    ------
+    PrivacyError
+        For role ``analyst``.
+    """
+    actor = actor or local_actor()
+    require_role(actor.role, "service", f"per-member recommendations ({what})")
+    audit.record(
+        settings, actor=actor.key_id, role=actor.role, action="serve", what=what, members=n_members
+    )
+
+
+@dataclass
+class ExportPlan:
+    """What ``reelmine export`` writes: file stem -> table, and what it left out and why."""
+
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    raw: bool = False
+
+
+def _member_table(columns: Sequence[str]) -> bool:
+    return any(is_identifying(c) for c in columns)
+
+
+def _time_column(name: str, columns: Sequence[str]) -> str | None:
+    spec = TABLES.get(name)
+    if spec is None:
+        return None
+    return next((c.name for c in spec.columns if c.type == "timestamp" and c.name in columns), None)
+
+
+def export_tables(
+    settings: Settings,
+    tables: Sequence[str] | None = None,
+    *,
+    actor: Actor | None = None,
+) -> ExportPlan:
+    """The tables ``reelmine export`` may write by default, as Arrow tables.
+
+    * a contract table with no identifying column (the catalogue, ``titles``): as stored;
+    * a contract table about members: its gated daily aggregate ``<table>_daily`` (``day``,
+      ``rows``, ``members``; days under ``k`` members suppressed, with complementary
+      suppression, since the table's total may be published);
+    * anything else (quarantine, logs, derived tables): left out, named in ``skipped``.
+
+    Member-level tables leave only through :func:`export_raw`.
+    """
+    actor = actor or local_actor()
+    plan = ExportPlan()
+    with Warehouse.open(settings, read_only=True) as wh:
+        present = wh.tables()
+        names = list(tables) if tables else [t for t in TABLES if t in present]
+        for name in names:
+            if name not in present:
+                plan.skipped[name] = "not in the warehouse"
+                continue
+            cols = wh.columns(name)
+            if name not in TABLES:
+                plan.skipped[name] = "not a contract table; only with --raw (admin)"
+                continue
+            if not _member_table(cols):
+                plan.tables[name] = wh.table(name)
+                continue
+            time_col = _time_column(name, cols)
+            if time_col is None or "user_id" not in cols:
+                plan.skipped[name] = "member-level with no time column; only with --raw (admin)"
+                continue
+            t, u = quote_ident(time_col), quote_ident("user_id")
+            daily = wh.query(
+                f"SELECT CAST({t} AS DATE) AS day, COUNT(*) AS rows, "
+                f"COUNT(DISTINCT {u}) AS members FROM {quote_ident(name)} "
+                f"WHERE {t} IS NOT NULL GROUP BY 1 ORDER BY 1"
+            )
+            plan.tables[f"{name}_daily"] = release_table(
+                settings, daily, group_by=["day"], actor=actor, what=f"export {name}_daily"
+            )
+    return plan
+
+
+def export_raw(
+    settings: Settings,
+    out_dir: str | Path,
+    tables: Sequence[str] | None = None,
+    *,
+    opt_in: bool,
+    actor: Actor | None = None,
+) -> dict[str, Path]:
+    """Export the stored (pseudonymised) tables as Parquet: explicit, admin only, audited.
+
+    Raw IDs are never stored, so none can leave; the files are recorded so that erasure and
+    key rotation rewrite them.
+
+    Raises
+    ------
+    PrivacyError
+        Without ``opt_in`` or for a non-admin role.
+    """
+    from reelmine.service.ingest import export
+
+    actor = _member_level(
+        settings, actor, what="reelmine export --raw", opt_in=opt_in, flag="--raw", rows=0
+    )
+    written = export(settings, Path(out_dir), list(tables) if tables else None)
+    for name, path in written.items():
+        record_export(settings, path, actor=actor, what=f"raw export {name}")
+    return written
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Streaming-quality use cases: report, incidents, explain, compare (CLI, API and dashboard).
 
-Each function opens the warehouse read-only, reads the ``plays`` columns it needs as Arrow and
-hands them to :mod:`reelmine.quality`; no logic of its own beyond choosing rows and columns.
+Each function opens the data of the settings' engine read-only (the DuckDB warehouse, or Spark
+with ``--engine spark``: :func:`reelmine.service.engine.open_reader`), reads the ``plays``
+columns it needs as Arrow and hands them to :mod:`reelmine.quality`; no logic of its own beyond
+choosing rows and columns.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reelmine.data.warehouse import Warehouse
+from reelmine.data.engine import TableSource
 from reelmine.errors import ConfigError, DataError, NotFoundError
 from reelmine.quality.compare import QuantileComparison, compare_quantiles
 from reelmine.quality.detect import AnomalyWindow, SeasonalDetector, pivot_series
 from reelmine.quality.metrics import quality_metrics, session_metrics
 from reelmine.quality.rootcause import Localization, RootCauseLocalizer, window_forecast
+from reelmine.service.engine import open_reader
 from reelmine.settings import Settings
 
 QUALITY_COLUMNS = (
@@ -72,7 +75,7 @@ class Incident:
 
 
 def _plays(
-    wh: Warehouse, attributes: Sequence[str], since: datetime | None, until: datetime | None
+    wh: TableSource, attributes: Sequence[str], since: datetime | None, until: datetime | None
 ) -> pa.Table:
     have = set(wh.columns("plays"))
     cols = [c for c in (*QUALITY_COLUMNS, *attributes) if c in have]
@@ -97,7 +100,7 @@ def quality_report(
     bucket_seconds: int | None = None,
 ) -> pa.Table:
     """Quality metrics of the plays since ``since``, grouped by ``by`` and time bucket."""
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         plays = _plays(wh, by, since, None)
     return quality_metrics(plays, by=by, bucket_seconds=bucket_seconds)
 
@@ -119,7 +122,7 @@ def quality_incidents(
     """
     if metric not in DETECTABLE:
         raise ConfigError(f"metric must be one of {', '.join(DETECTABLE)}, not {metric!r}")
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         plays = _plays(wh, attributes, since, None)
     period = max(1, 7 * 86400 // bucket_seconds)
     det = SeasonalDetector(
@@ -198,7 +201,7 @@ def explain_window(
         raise ConfigError("season_seconds must be at least the window length")
     start_us = int(start.timestamp() * 1e6)
     first = datetime.fromtimestamp((start_us - periods * step_us) / 1e6, tz=UTC)
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         plays = _plays(wh, attributes, first, end)
     if plays.num_rows == 0:
         raise NotFoundError(f"no plays between {first} and {end}")
@@ -263,7 +266,7 @@ def compare_groups(
     random_state: int | None = 0,
 ) -> QuantileComparison:
     """Quantile comparison of a per-session metric between ``by == a`` and ``by == b``."""
-    with Warehouse(settings.db, read_only=True) as wh:
+    with open_reader(settings) as wh:
         plays = _plays(wh, [by], since, None)
     sm = session_metrics(plays)
     if metric not in sm.column_names:

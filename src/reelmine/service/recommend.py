@@ -20,11 +20,13 @@ protocol of ``docs/recommend-evaluation.md``).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +70,18 @@ TITLE_COLUMNS = (
     "tags",
     "countries",
 )
+
+
+# Serving memo: answers kept per bundle (bundles never change, so they never go stale). Bounded
+# so a long-running server over millions of members does not grow without limit.
+MEMO_ENTRIES = 200_000
+# Members whose default list (k=10, own country) is computed in the background when a bundle
+# is loaded, most active first: the hybrid ranker costs milliseconds per member, which the
+# request path must not pay for the members who come back most.
+WARM_MEMBERS = 50_000
+WARM_K = 10
+# How often the API's request path looks for a newly trained bundle (hot swap delay at worst).
+POINTER_CHECK_SECONDS = 0.5
 
 
 def recommend_dir(settings: Settings) -> Path:
@@ -452,6 +466,17 @@ class LoadedBundle:
         )
         self._lock = threading.Lock()
         self._rules: dict[str, BusinessRules] = {}
+        self._aggregates: dict[str, pa.Table] = {}
+        # Member lookup by binary search over the sorted pseudonyms (a few microseconds; an
+        # Arrow ``index_in`` per request costs ~0.2 ms, a dict ~100 bytes per member).
+        raw = np.array(self.users.to_list(), dtype=np.bytes_)
+        self._user_order = np.argsort(raw, kind="stable")
+        self._user_sorted = raw[self._user_order]
+        self._item_ids = self.items.to_list()
+        # (member index or -1 for cold start, k, country override) -> answer
+        self._memo: dict[tuple[int, int, str | None], list[Recommendation]] = {}
+        self._stop = threading.Event()
+        self.warmed = threading.Event()
 
     # -- helpers
     def rules(self, country: str) -> BusinessRules:
@@ -466,7 +491,12 @@ class LoadedBundle:
         return self.countries.index(country) if country in self.countries else -1
 
     def user_index(self, pseudonym: str) -> int:
-        return int(self.users.index([pseudonym])[0])
+        """Dense index of a pseudonymised member, ``-1`` when unknown."""
+        b = pseudonym.encode()
+        i = int(np.searchsorted(self._user_sorted, b))
+        if i < len(self._user_sorted) and self._user_sorted[i] == b:
+            return int(self._user_order[i])
+        return -1
 
     def recent_items(self, user: int, n: int = 5) -> list[int]:
         if user < 0:
@@ -489,7 +519,54 @@ class LoadedBundle:
         return [f"Because you watched {self.names[b]}" for b in best]
 
     def top(self, pseudonym: str, k: int, *, country: str | None = None) -> list[Recommendation]:
-        return self.top_many([pseudonym], k, country=country)[0]
+        """Top ``k`` for one member, answered from the bundle's memo when computed before
+        (unknown members share one cold-start answer per country)."""
+        user = self.user_index(pseudonym)
+        key = (user, k, country)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._top_indexed(np.array([user], np.int64), k, country=country)[0]
+            self._remember(key, hit)
+        return hit
+
+    def memoised(
+        self, user: int, k: int, country: str | None = None
+    ) -> list[Recommendation] | None:
+        """The answer :meth:`top` gave before for member index ``user`` (-1: cold start)."""
+        return self._memo.get((user, k, country))
+
+    def _remember(self, key: tuple[int, int, str | None], value: list[Recommendation]) -> None:
+        if len(self._memo) < MEMO_ENTRIES:
+            self._memo[key] = value
+
+    def warm(self, k: int = WARM_K, *, limit: int = WARM_MEMBERS, batch: int = 128) -> int:
+        """Compute and memoise the default top ``k`` of the ``limit`` most active members (and
+        the cold-start answer), in batches; stops early when the bundle is retired.
+        Returns the number of members computed; ``warmed`` is set when it ends."""
+        try:
+            counts = np.diff(self.times.indptr)
+            order = np.argsort(-counts, kind="stable")[:limit].astype(np.int64)
+            done = 0
+            if (-1, k, None) not in self._memo:
+                self._remember((-1, k, None), self._top_indexed(np.array([-1], np.int64), k)[0])
+            for start in range(0, len(order), batch):
+                if self._stop.is_set():
+                    break
+                chunk = order[start : start + batch]
+                users = np.array(
+                    [u for u in chunk if (int(u), k, None) not in self._memo], np.int64
+                )
+                if len(users):
+                    for u, recs in zip(users, self._top_indexed(users, k), strict=True):
+                        self._remember((int(u), k, None), recs)
+                    done += len(users)
+            return done
+        finally:
+            self.warmed.set()
+
+    def retire(self) -> None:
+        """Stop background warming (a newer bundle took over)."""
+        self._stop.set()
 
     def _cold_scores(self, countries: Sequence[str | None]) -> np.ndarray:
         n = len(countries)
@@ -507,6 +584,11 @@ class LoadedBundle:
         unknown ones from popularity in their country (cold start); country availability
         rules apply when the member's (or the given) country is known."""
         users = self.users.index(list(pseudonyms)).astype(np.int64)
+        return self._top_indexed(users, k, country=country)
+
+    def _top_indexed(
+        self, users: np.ndarray, k: int, *, country: str | None = None
+    ) -> list[list[Recommendation]]:
         n = len(users)
         ids = np.full((n, k), -1, np.int32)
         scores = np.zeros((n, k), np.float32)
@@ -540,7 +622,7 @@ class LoadedBundle:
         return out
 
     def item_id(self, item: int) -> str:
-        return str(self.items.ids[int(item)].as_py())
+        return self._item_ids[int(item)]
 
     def rows(self, pseudonym: str, *, country: str | None = None) -> list[Row]:
         user = self.user_index(pseudonym)
@@ -570,6 +652,96 @@ class LoadedBundle:
             for r, (i, s) in enumerate(zip(ids[keep], scores[keep], strict=True))
         ]
 
+    # -- member explorer (admin) and aggregate views of the bundle
+    def history(self, user: int, n: int = 20) -> pa.Table:
+        """The member's titles as the model saw them, latest first.
+
+        Columns: ``title_id``, ``name``, ``last_played`` (UTC timestamp), ``strength`` (the
+        interaction strength the model learned from; 1 + log1p(minutes) for plays).
+        Empty for an unknown member (``user < 0``).
+        """
+        if user < 0:
+            idx, when = np.zeros(0, np.int64), np.zeros(0)
+        else:
+            row = self.times[user]
+            order = np.argsort(-row.data, kind="stable")[:n]
+            idx, when = row.indices[order].astype(np.int64), row.data[order]
+        X = self.model.user_items_
+        strength = (
+            np.asarray(X[user, idx].todense()).ravel() if len(idx) else np.zeros(0, np.float32)
+        )
+        return pa.table(
+            {
+                "title_id": pa.array([self.item_id(int(i)) for i in idx], pa.string()),
+                "name": pa.array([self.names[int(i)] for i in idx], pa.string()),
+                "last_played": pa.array((when * 1e6).astype(np.int64), pa.timestamp("us", "UTC")),
+                "strength": pa.array(np.asarray(strength, np.float64)),
+            }
+        )
+
+    def sample_members(self, n: int = 8) -> pa.Table:
+        """``n`` known members spread over activity levels (most to least active, evenly
+        spaced ranks): columns ``user_id`` (pseudonym), ``country``, ``titles``."""
+        counts = np.diff(self.times.indptr)
+        order = np.argsort(-counts, kind="stable")
+        pick = order[np.unique(np.linspace(0, len(order) - 1, min(n, len(order))).astype(int))]
+        return pa.table(
+            {
+                "user_id": self.users.ids.take(pa.array(pick)),
+                "country": pa.array([self.user_country[int(u)] for u in pick], pa.string()),
+                "titles": pa.array(counts[pick].astype(np.int64)),
+            }
+        )
+
+    def coverage(self, k: int = 10, *, batch: int = 4096) -> pa.Table:
+        """Catalogue coverage of every known member's top ``k``, per member country.
+
+        Columns: ``country`` (``"(unknown)"`` when not known), ``members``,
+        ``titles_recommended`` (distinct titles in any member's top ``k``), ``coverage``
+        (that count over the catalogue size). Computed once per bundle and ``k``.
+        """
+        key = f"coverage@{k}"
+        with self._lock:
+            done = self._aggregates.get(key)
+        if done is not None:
+            return done
+        n_users, n_items = len(self.users), self.model.n_items_
+        codes = np.array([self.country_code(c) for c in self.user_country], np.int64)
+        rows: dict[str, list[Any]] = {
+            "country": [],
+            "members": [],
+            "titles_recommended": [],
+            "coverage": [],
+        }
+        for code in np.unique(codes) if n_users else []:
+            country = self.countries[code] if code >= 0 else None
+            allowed = self.rules(country).allowed if country else None
+            members = np.flatnonzero(codes == code)
+            hit = np.zeros(n_items, bool)
+            for start in range(0, len(members), batch):  # bounded memory per batch
+                ids, _ = self.model.recommend(
+                    members[start : start + batch], k, allowed_items=allowed
+                )
+                hit[ids[ids >= 0]] = True
+            rows["country"].append(country or "(unknown)")
+            rows["members"].append(len(members))
+            rows["titles_recommended"].append(int(hit.sum()))
+            rows["coverage"].append(float(hit.sum()) / max(n_items, 1))
+        out = pa.table(
+            rows,
+            schema=pa.schema(
+                [
+                    ("country", pa.string()),
+                    ("members", pa.int64()),
+                    ("titles_recommended", pa.int64()),
+                    ("coverage", pa.float64()),
+                ]
+            ),
+        )
+        with self._lock:
+            self._aggregates[key] = out
+        return out
+
     def predict(self, pseudonyms: Sequence[str], title_ids: Sequence[str]) -> np.ndarray:
         if self.rating is None:
             raise NotFoundError(
@@ -581,14 +753,39 @@ class LoadedBundle:
         return np.asarray(self.rating.predict(u, i), np.float64)
 
 
-class RecommendationService:
-    """Loads the current bundle once and swaps in a newer one when ``CURRENT`` changes."""
+_WARMING: weakref.WeakSet[LoadedBundle] = weakref.WeakSet()
 
-    def __init__(self, settings: Settings) -> None:
+
+@atexit.register
+def _stop_warming() -> None:
+    """Let background warm-ups stop between batches before the interpreter goes away (a
+    daemon thread killed inside native model code can crash the exit)."""
+    bundles = list(_WARMING)
+    for b in bundles:
+        b.retire()
+    for b in bundles:
+        b.warmed.wait(timeout=5)
+
+
+class RecommendationService:
+    """Loads the current bundle once and swaps in a newer one when ``CURRENT`` changes.
+
+    Parameters
+    ----------
+    settings : where the bundles live and the pseudonymisation key.
+    warm : precompute, in a background thread, the default list of the most active members
+        whenever a bundle is loaded (servers: see :meth:`LoadedBundle.warm`).
+    """
+
+    def __init__(self, settings: Settings, *, warm: bool = False) -> None:
         self.settings = settings
+        self.warm = warm
         self._pseudonymiser: Pseudonymiser | None = None
+        self._pseudonyms: dict[str, str] = {}
         self._bundle: LoadedBundle | None = None
         self._pointer_mtime = 0.0
+        self._pointer = str(recommend_dir(settings) / CURRENT)
+        self._checked_at = -1e9
         self._lock = threading.Lock()
 
     @property
@@ -598,8 +795,41 @@ class RecommendationService:
         return self._pseudonymiser
 
     def pseudonym(self, raw_user_id: str) -> str:
-        """The pseudonym ingestion gave ``raw_user_id`` (same key, same HMAC)."""
-        return self.pseudonymiser.pseudonymise_ids([raw_user_id])[0]
+        """The pseudonym ingestion gave ``raw_user_id`` (same key, same HMAC); remembered, as
+        members come back (the process holds the key anyway, so this reveals nothing more)."""
+        hit = self._pseudonyms.get(raw_user_id)
+        if hit is None:
+            hit = self.pseudonymiser.pseudonymise_ids([raw_user_id])[0]
+            if len(self._pseudonyms) < MEMO_ENTRIES:
+                self._pseudonyms[raw_user_id] = hit
+        return hit
+
+    def loaded(self) -> LoadedBundle | None:
+        """The bundle in service when it is loaded and ``CURRENT`` has not moved, else ``None``
+        (then :meth:`refresh` has loading to do).
+
+        The request path's check: ``CURRENT`` is looked at (one ``stat``) at most every
+        :data:`POINTER_CHECK_SECONDS`, so a new bundle is picked up that much later at worst.
+        """
+        bundle = self._bundle
+        if bundle is None:
+            return None
+        now = time.monotonic()
+        if now - self._checked_at < POINTER_CHECK_SECONDS:
+            return bundle
+        try:
+            mtime = os.stat(self._pointer).st_mtime
+        except FileNotFoundError:
+            return None
+        if mtime != self._pointer_mtime:
+            return None
+        self._checked_at = now
+        return bundle
+
+    def close(self) -> None:
+        """Stop the loaded bundle's background warming (the service is being replaced)."""
+        if self._bundle is not None:
+            self._bundle.retire()
 
     def refresh(self) -> LoadedBundle:
         """The bundle in service, reloaded if ``CURRENT`` moved (hot swap)."""
@@ -611,8 +841,16 @@ class RecommendationService:
         with self._lock:
             if self._bundle is None or mtime != self._pointer_mtime:
                 loaded = LoadedBundle(current_bundle(self.settings))
+                old = self._bundle
                 # Requests in flight keep the old object; new ones see the new bundle.
                 self._bundle, self._pointer_mtime = loaded, mtime
+                # A retrain may follow a key rotation: read the key again, forget pseudonyms.
+                self._pseudonymiser, self._pseudonyms = None, {}
+                if old is not None:
+                    old.retire()
+                if self.warm:
+                    _WARMING.add(loaded)
+                    threading.Thread(target=loaded.warm, name="reelmine-warm", daemon=True).start()
             return self._bundle
 
     def top(
@@ -669,6 +907,36 @@ def batch_top(settings: Settings, raw_user_ids: Sequence[str], k: int = 10) -> p
 
 
 # --------------------------------------------------------------------------- evaluation
+EVALUATION = "evaluation.json"
+
+
+def bundle_evaluation(settings: Settings, *, random_state: int = 0) -> pa.Table:
+    """Offline quality of the current bundle's model next to the popularity baseline.
+
+    Runs :func:`evaluate` (top-N at 10) on the warehouse the first time it is asked for a
+    bundle and keeps the result in the bundle folder (``evaluation.json``), so later calls
+    (the dashboard's chart) read it back. One row per model: ``model``, ``ndcg@10``,
+    ``recall@10``, ... and ``n_users`` (members evaluated).
+
+    Raises
+    ------
+    NotFoundError
+        When no model has been trained yet.
+    """
+    bundle = current_bundle(settings)
+    path = bundle / EVALUATION
+    if path.is_file():
+        return pa.Table.from_pylist(json.loads(path.read_text())["rows"])
+    meta = json.loads((bundle / BUNDLE_META).read_text())
+    names = [meta["model"], *(["popularity"] if meta["model"] != "popularity" else [])]
+    table = evaluate(settings, models=names, k=(10,), random_state=random_state)
+    tmp = path.with_name(f".{EVALUATION}.{os.getpid()}.{threading.get_ident()}")
+    record = {"bundle": bundle.name, "evaluated_at": datetime.now(UTC).isoformat()}
+    tmp.write_text(json.dumps({**record, "rows": table.to_pylist()}, indent=2))
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old state or the whole file
+    return table
+
+
 def evaluate(
     settings: Settings,
     *,

@@ -7,7 +7,8 @@ function. Every aggregate an analytics route answers passes :func:`gate_table` (
 table) or :func:`gate_chart` (a chart built from per-category counts): cells describing fewer
 than ``settings.min_group_size`` distinct members are suppressed, with complementary
 suppression, and the caller's key is written to the audit log. Admins get the same gated
-answers: the gate protects data leaving the system, whoever asks.
+answers: the gate protects data leaving the system, whoever asks. The gating logic itself is
+:func:`reelmine.service.privacy.release_table`, shared with the CLI and ``reelmine export``.
 """
 
 from __future__ import annotations
@@ -132,47 +133,31 @@ def gate_table(
     table: pa.Table,
     *,
     group_by: Sequence[str],
-    members: str = MEMBERS,
+    members: str | Sequence[str] = MEMBERS,
     totals: bool = True,
     labels: Sequence[str] = (),
     hide: Sequence[str] = (),
 ) -> pa.Table:
     """Release a service table through the privacy gate for this request.
 
-    Parameters
-    ----------
-    group_by : the columns that identify a cell (kept in suppressed rows).
-    members : the distinct-members column (or the closest count the service gives).
-    totals : complementary suppression (see :func:`reelmine.privacy.gate.release`).
-    labels : descriptive columns of the cell (e.g. a title's name next to its id): restored
-        in suppressed rows, but not used to form lines for complementary suppression.
-    hide : group-by columns whose values are free text that may itself identify a member
-        (e.g. a search query): replaced by ``"(suppressed)"`` in suppressed rows.
+    The face-independent :func:`reelmine.service.privacy.release_table` with the request's
+    key as the actor and its path as the audit entry's ``what``; see it for the parameters.
 
     Returns
     -------
     The gated table with ``suppressed`` (bool) and ``suppression`` (reason) columns.
     """
-    out = privacy.gate(
+    return privacy.release_table(
         settings,
         table,
-        group_by=list(group_by),
+        group_by=group_by,
         actor=actor(request),
         what=request.url.path,
         members=members,
         totals=totals,
+        labels=labels,
+        hide=hide,
     )
-    mask = out[SUPPRESSED]
-    for name in labels:
-        if name in table.column_names and name not in group_by:
-            idx = out.column_names.index(name)
-            out = out.set_column(idx, name, table[name])
-    for name in hide:
-        if name in out.column_names:
-            idx = out.column_names.index(name)
-            col = pc.cast(out[name], pa.string())
-            out = out.set_column(idx, name, pc.if_else(mask, pa.scalar("(suppressed)"), col))
-    return out
 
 
 def n_suppressed(table: pa.Table) -> int:

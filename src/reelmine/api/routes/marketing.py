@@ -203,13 +203,27 @@ def churn_reasons(
     filters: Filters = Depends(analytics_filters),
     as_of: date | None = AsOfQ,
     horizon_days: int = Query(30, ge=7, le=180),
-    min_risk: float = Query(0.5, ge=0, le=1, description="Members at least this risky."),
+    min_risk: float | None = Query(
+        None,
+        ge=0,
+        le=1,
+        description="Members at least this risky; default the riskiest tenth of members.",
+    ),
     limit: int = Query(10, ge=1, le=100),
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """How often each reason appears among the members at risk (horizontal bars)."""
     t = _churn(settings, _as_of(settings, as_of, filters), horizon_days)
-    risky = t.filter(pc.greater_equal(t["churn_probability"], min_risk))
+    # A fixed default threshold leaves the chart empty whenever calibrated risks are low (a
+    # healthy base, or a small one); the riskiest tenth always describes someone.
+    if min_risk is None:
+        p = t["churn_probability"].to_numpy(zero_copy_only=False)
+        threshold = float(np.quantile(p, 0.9)) if len(p) else 1.0
+        who = "the riskiest 10% of members"
+    else:
+        threshold = min_risk
+        who = f"members at risk >= {min_risk:.0%}"
+    risky = t.filter(pc.greater_equal(t["churn_probability"], threshold))
     # A reason reads "high days_since_last_play (4.09)": count the direction and feature.
     counter: Counter[str] = Counter(
         r.split(" (")[0].strip()
@@ -220,7 +234,7 @@ def churn_reasons(
     top = counter.most_common(limit)
     chart = ChartData(
         kind="hbar",
-        title=f"Reasons among {risky.num_rows} members at risk >= {min_risk:.0%}",
+        title=f"Reasons among {risky.num_rows} of {who}",
         x=[k for k, _ in top],
         series=[Series(name="members", data=[float(v) for _, v in top])],
         members=[v for _, v in top],

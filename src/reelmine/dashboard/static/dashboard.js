@@ -220,9 +220,139 @@
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
+  /* Member explorer (Recommendations page, admin only): sample members from
+   * /v1/users/sample, then a member's rows (/v1/users/{id}/rows) and history
+   * (/v1/users/{id}/history). Text goes in with textContent only. #member-result gets
+   * data-state = loading | drawn | error, data-rows = N and data-history = N. */
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (resp) {
+        return resp.json().then(function (body) {
+          if (!resp.ok) {
+            var d = body && body.detail;
+            if (Array.isArray(d)) { d = d.map(function (e) { return e.loc.join(".") + ": " + e.msg; }).join("; "); }
+            throw new Error("HTTP " + resp.status + ": " + d);
+          }
+          return body;
+        });
+      });
+  }
+
+  function drawRows(box, rows) {
+    box.textContent = "";
+    box.appendChild(el("h3", "", "Home-page rows"));
+    rows.forEach(function (row) {
+      var card = el("div", "member-row");
+      card.dataset.kind = row.kind;
+      card.appendChild(el("h4", "", row.name));
+      card.appendChild(el("p", "row-reason", row.reason));
+      var list = el("ol", "row-items");
+      row.items.forEach(function (it) {
+        var li = el("li");
+        li.appendChild(el("span", "item-name", it.name || it.title_id));
+        li.appendChild(el("small", "item-reason", it.reason));
+        li.title = it.title_id + " · score " + cellText(it.score);
+        list.appendChild(li);
+      });
+      card.appendChild(list);
+      box.appendChild(card);
+    });
+  }
+
+  function drawHistory(box, hist) {
+    box.textContent = "";
+    box.appendChild(el("h3", "", "Recent viewing history"));
+    if (!hist.items.length) {
+      box.appendChild(el("p", "chart-note", hist.known ? "No titles played." :
+        "Unknown member: no history, so the rows are the cold-start ranking for their country."));
+      return;
+    }
+    var table = el("table", "data history");
+    var head = table.createTHead().insertRow();
+    ["title", "last played (UTC)", "strength"].forEach(function (c) { head.appendChild(el("th", "", c)); });
+    var body = table.createTBody();
+    hist.items.forEach(function (h) {
+      var tr = body.insertRow();
+      tr.insertCell().textContent = h.name || h.title_id;
+      tr.insertCell().textContent = String(h.last_played).replace("T", " ").slice(0, 16);
+      var td = tr.insertCell();
+      td.textContent = cellText(h.strength);
+      td.style.textAlign = "right";
+    });
+    box.appendChild(table);
+  }
+
+  function explore(root, id, pseudonymised) {
+    var result = root.querySelector("#member-result");
+    var status = result.querySelector(".member-status");
+    var enc = encodeURIComponent(id);
+    var qs = pseudonymised ? "&pseudonymised=true" : "";
+    result.dataset.state = "loading";
+    status.textContent = "Loading " + id + " ...";
+    return Promise.all([
+      getJSON("/v1/users/" + enc + "/rows?per_row=8" + qs),
+      getJSON("/v1/users/" + enc + "/history?limit=15" + qs)
+    ]).then(function (got) {
+      drawRows(result.querySelector(".member-rows"), got[0].rows);
+      drawHistory(result.querySelector(".member-history"), got[1]);
+      result.dataset.rows = String(got[0].rows.length);
+      result.dataset.history = String(got[1].items.length);
+      result.dataset.state = "drawn";
+      status.textContent = "Member " + id + (got[1].known ? "" : " (not in the model: cold start)") +
+        ": " + got[0].rows.length + " rows, " + got[1].items.length + " recent titles.";
+    }).catch(function (err) {
+      result.dataset.state = "error";
+      status.textContent = "Could not load this member: " + err.message;
+    });
+  }
+
+  function initExplorer() {
+    var root = document.getElementById("explorer");
+    if (!root) { return; }
+    var input = root.querySelector("#member");
+    var pseud = root.querySelector("#member-pseudonymised");
+    root.querySelector("#explorer-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var id = input.value.trim();
+      if (id) { explore(root, id, pseud.checked); }
+    });
+    input.addEventListener("input", function () { pseud.checked = false; });
+    var samples = root.querySelector("#member-samples");
+    getJSON("/v1/users/sample?n=8").then(function (body) {
+      body.members.forEach(function (m) {
+        var b = el("button", "sample-member", m.user_id);
+        b.type = "button";
+        b.dataset.member = m.user_id;
+        b.title = (m.country || "country unknown") + " · " + m.titles + " titles";
+        b.addEventListener("click", function () {
+          input.value = m.user_id;
+          pseud.checked = true;
+          explore(root, m.user_id, true);
+        });
+        samples.appendChild(b);
+      });
+      samples.dataset.state = "drawn";
+    }).catch(function (err) {
+      samples.dataset.state = "error";
+      samples.appendChild(el("span", "chart-note", err.message));
+    });
+  }
+
+  function start() {
     init();
+    initExplorer();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

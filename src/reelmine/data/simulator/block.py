@@ -13,6 +13,9 @@ from reelmine.data.simulator.fraud import FraudPlan
 from reelmine.data.simulator.quality import ERROR_CODES, VALUES, QualityModel, simulate_quality
 from reelmine.data.simulator.viewing import BlockContext, simulate_viewing
 
+# Share of human plays preceded by a successful login besides each device's first (re-auth).
+LOGIN_SHARE = 0.18
+
 _UA = [
     world.USER_AGENTS[t].format(v=v, os=o)
     for t in world.DEVICE_TYPES
@@ -210,10 +213,12 @@ def simulate_block(
         },
     )
 
-    # Logins: the first play of each device in the block, plus some others, a few after a typo.
+    # Logins: the first play of each device in the block, plus others (apps re-authenticate on
+    # restarts and token refreshes: about one play in five, ~0.4 logins per member per day,
+    # two logins per ten plays overall), a few after a typo.
     dkey = rec["user"] * 100_000_000 + rec["dev_num"]
     _, first_dev = np.unique(dkey, return_index=True)
-    lmask = rng.random(n) < 0.08
+    lmask = rng.random(n) < LOGIN_SHARE
     lmask[first_dev] = True
     lmask &= human  # scripted plays come with their own logins
     li = np.flatnonzero(lmask)

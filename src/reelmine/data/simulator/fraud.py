@@ -180,7 +180,8 @@ def plan_fraud(
     sc = plan.scripted
     end_us = start_us + days * DAY_US
     n_type = int(max(3, round(rate * m.n)))
-    clean = np.flatnonzero((m.signup_us < start_us) & (m.cancel_us < 0))
+    # Clean, active accounts: a disengaged (dormant) member would show too little of the pattern.
+    clean = np.flatnonzero((m.signup_us < start_us) & (m.cancel_us < 0) & (m.disengage_us < 0))
     rng.shuffle(clean)
     need = n_type * (len(FRAUD_TYPES) + 1) + 4 * n_type
     if len(clean) < need:

@@ -168,7 +168,9 @@ def simulate_ui(
     imp_show = np.concatenate([i_show, r_show])
     imp_exam = np.concatenate([exam, COL_EXAM[r_col]])
     imp_page = np.concatenate([page, np.ones(len(r_sess), np.int64)])
-    imp_rowname = pa.concat_arrays([row_names, pa.array(["Search results"] * len(r_sess))])
+    imp_rowname = pa.concat_arrays(
+        [row_names.cast(pa.string()), pa.array(["Search results"] * len(r_sess), pa.string())]
+    )
     n_imp = len(imp_sess)
     iu = su[imp_sess]
     art = (rng.random(n_imp) * plan.n_art[imp_show]).astype(np.int64)

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from reelmine.data.schema import USERS, arrow_type
 from reelmine.data.simulator import world
-from reelmine.data.simulator._util import DAY_US, HOUR_US, make_ids
+from reelmine.data.simulator._util import DAY_US, make_ids
 from reelmine.data.simulator.catalog import N_FACTORS
 from reelmine.data.simulator.quality import VALUES, QualityModel
 
@@ -33,7 +33,7 @@ class Members:
     signup_us: np.ndarray
     active_from_us: np.ndarray
     cancel_us: np.ndarray  # -1 when the member stays
-    hazard: np.ndarray  # daily churn hazard
+    hazard: np.ndarray  # daily rate of starting to disengage (the churn precursor)
     rate: np.ndarray  # sessions per active day (account total)
     genre_aff: np.ndarray  # (U, G)
     factors: np.ndarray  # (U, K)
@@ -58,6 +58,8 @@ class Members:
     dev_type: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     dev_os: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     dev_app: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # onset of disengagement before cancelling; -1 when none before the window end
+    disengage_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n(self) -> int:
@@ -213,10 +215,80 @@ def device_isp(m: Members, dev: np.ndarray, hh: np.ndarray) -> np.ndarray:
     return np.where(mobile, len(world.ISPS) + country, m.hh_isp[hh])
 
 
+# Churn process (docs/simulator.md, "Churn"). A member first *disengages*: the onset comes at a
+# daily rate set by traits the data shows (viewing rate, quality experienced, tenure, plan).
+# From the onset their viewing decays as exp(-u / DISENGAGE_TAU_DAYS) and the cancellation
+# hazard rises as CANCEL_RATE * (1 - exp(-u / tau)), u = days since onset, so members cancel
+# 1-10 weeks (median 27 days) after their viewing starts to fall, mostly after a dormant spell.
+# A few cancel abruptly (payment failures, price), at ABRUPT_SHARE x the onset rate, without
+# any warning in the data (payments are not in the contract).
+ONSET_BASE = 0.0017  # daily onset rate of a typical member
+DISENGAGE_TAU_DAYS = 7.0
+CANCEL_RATE = 0.035  # daily cancellation hazard once engagement has fully decayed
+ABRUPT_SHARE = 0.12
+MIN_STAY_DAYS = 2.0
+BURN_IN_DAYS = 150  # members who joined earlier start their onset clock this long before the window
+PLAN_EFFECT = np.array([0.5, 0.0, -0.5])  # basic, standard, premium (log rate)
+_U_GRID = np.linspace(0.0, 400.0, 4001)
+
+
+def disengaged_cumhazard(u: np.ndarray) -> np.ndarray:
+    """Cumulative cancellation hazard ``u`` days after the onset of disengagement."""
+    u = np.maximum(np.asarray(u, dtype=np.float64), 0.0)
+    tau = DISENGAGE_TAU_DAYS
+    return CANCEL_RATE * (u - tau * (1.0 - np.exp(-u / tau)))
+
+
+def _inverse_cumhazard(e: np.ndarray) -> np.ndarray:
+    """Days after onset at which the cumulative hazard reaches ``e`` (inverse of the above)."""
+    grid = disengaged_cumhazard(_U_GRID)
+    # Beyond the grid the hazard is CANCEL_RATE, so the inverse is linear.
+    far = e / CANCEL_RATE + DISENGAGE_TAU_DAYS
+    return np.where(e <= grid[-1], np.interp(e, grid, _U_GRID), far)
+
+
+def engagement_multiplier(days_since_onset: np.ndarray) -> np.ndarray:
+    """Viewing-rate multiplier of a disengaging member (1 before the onset, NaN/negative = none)."""
+    d = np.asarray(days_since_onset, dtype=np.float64)
+    return np.where(d > 0, np.exp(-np.maximum(d, 0.0) / DISENGAGE_TAU_DAYS), 1.0)
+
+
+def churn_probability(
+    onset_rate: np.ndarray, days_disengaged: np.ndarray, horizon_days: float = 30.0
+) -> np.ndarray:
+    """True probability of cancelling within ``horizon_days``, given the state at the as-of date.
+
+    Parameters
+    ----------
+    onset_rate : (n,) daily disengagement onset rate (``user_tastes.churn_hazard``).
+    days_disengaged : (n,) days since the onset at the as-of date; NaN or negative when the
+        member is not disengaging then (an onset after the as-of date is future, not state).
+    horizon_days : label window in days.
+
+    Returns
+    -------
+    (n,) probabilities: the Bayes-optimal churn score the simulator allows (the oracle). The
+    two-day minimum stay is ignored (it only matters in a member's first two days).
+    """
+    p = np.asarray(onset_rate, dtype=np.float64)
+    d = np.asarray(days_disengaged, dtype=np.float64)
+    h = float(horizon_days)
+    engaged = ~(d >= 0)
+    d0 = np.where(engaged, 0.0, d)
+    s_dis = np.exp(-(disengaged_cumhazard(d0 + h) - disengaged_cumhazard(d0)))
+    # Not yet disengaging: no onset in the window, or an onset at s and no cancel by h - s.
+    s = np.linspace(0.0, h, 121)
+    after = np.exp(-disengaged_cumhazard(h - s))  # (S,)
+    dens = p[:, None] * np.exp(-p[:, None] * s[None, :]) * after[None, :]
+    s_eng = np.exp(-p * h) + np.trapezoid(dens, s, axis=1)
+    surv = np.exp(-ABRUPT_SHARE * p * h) * np.where(engaged, s_eng, s_dis)
+    return 1.0 - surv
+
+
 def _plan_churn(
     rng: np.random.Generator, m: Members, quality: QualityModel, start_us: int, days: int
 ) -> None:
-    """Daily churn hazard from engagement, experienced quality and tenure; draw churn times."""
+    """Onset rate of disengagement from observable traits; draw onsets and cancellations."""
     dev_owner = np.repeat(m.v_user, m.v_dev_count)
     dev_hh = np.repeat(m.v_hh, m.v_dev_count)
     dev = np.arange(len(dev_owner))
@@ -235,15 +307,34 @@ def _plan_churn(
     z_eng = (np.log(m.rate) - np.log(m.rate).mean()) / np.log(m.rate).std()
     z_bad = (m.badness - m.badness.mean()) / max(m.badness.std(), 1e-9)
     new = (m.active_from_us - m.signup_us) < 60 * DAY_US
-    m.hazard = 0.002 * np.exp(-1.1 * z_eng + 0.8 * z_bad + 0.5 * new)
-    wait_days = rng.exponential(1.0 / m.hazard) + 2.0
-    t = (
+    m.hazard = ONSET_BASE * np.exp(-0.9 * z_eng + 0.7 * z_bad + 1.0 * new + PLAN_EFFECT[m.plan])
+
+    # Members who joined before the window were alive at its start: draw their history from
+    # BURN_IN_DAYS before it (or signup) and redraw those whose disengagement ended before it.
+    t_ref = np.maximum(m.signup_us, start_us - BURN_IN_DAYS * DAY_US).astype(np.float64)
+    onset = np.empty(m.n)
+    cancel = np.empty(m.n)
+    todo = np.arange(m.n)
+    for _ in range(40):  # rejection rounds (few members need more than a handful)
+        onset[todo] = t_ref[todo] + rng.exponential(1.0 / m.hazard[todo]) * DAY_US
+        lag = _inverse_cumhazard(rng.exponential(1.0, len(todo)))
+        cancel[todo] = onset[todo] + np.maximum(lag, MIN_STAY_DAYS) * DAY_US
+        todo = todo[cancel[todo] < m.active_from_us[todo]]
+        if len(todo) == 0:
+            break
+    # Leftovers (vanishingly few) start engaged at the window start.
+    onset[todo] = m.active_from_us[todo] + rng.exponential(1.0 / m.hazard[todo]) * DAY_US
+    cancel[todo] = onset[todo] + _inverse_cumhazard(rng.exponential(1.0, len(todo))) * DAY_US
+    abrupt = (
         m.active_from_us
-        + (wait_days * DAY_US).astype(np.int64)
-        + rng.integers(0, 24, m.n) * HOUR_US
+        + (MIN_STAY_DAYS + rng.exponential(1.0 / (ABRUPT_SHARE * m.hazard))) * DAY_US
     )
+    t = np.minimum(cancel, abrupt).astype(np.int64)
     end = start_us + days * DAY_US
     m.cancel_us = np.where(t < end, t, -1)
+    on = onset.astype(np.int64)
+    # The onset is kept when it happened before both the window end and the cancellation.
+    m.disengage_us = np.where((on < end) & ((m.cancel_us < 0) | (on < m.cancel_us)), on, -1)
 
 
 def users_table(m: Members) -> pa.Table:

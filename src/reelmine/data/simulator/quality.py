@@ -36,6 +36,51 @@ INCIDENT_METRICS = {
 }
 
 
+# Smallest share of plays (in the traffic profiles) a planted root cause must hold: a slice with
+# a handful of plays in a few hours is not an incident any method, or operator, could see.
+MIN_SHARE = 0.015
+
+
+def _mask(combo: dict[str, int], profiles: dict[str, np.ndarray]) -> np.ndarray:
+    m = np.ones(len(profiles["country"]), dtype=bool)
+    for a, v in combo.items():
+        m &= profiles[a] == v
+    return m
+
+
+def _minimal(combo: dict[str, int], profiles: dict[str, np.ndarray]) -> dict[str, int]:
+    """Drop attributes implied by the others (``os=roku`` implies ``device_type=tv``).
+
+    ``{device_type=tv, os=roku}`` and ``{os=roku}`` hold the same plays, so only the shorter
+    description can be recovered from data; the truth states that one.
+    """
+    out = dict(combo)
+    for a in sorted(combo, key=lambda x: (x != "device_type", x)):
+        if len(out) == 1:
+            break
+        rest = {k: v for k, v in out.items() if k != a}
+        m = _mask(rest, profiles)
+        if m.any() and np.all(profiles[a][m] == out[a]):
+            out = rest
+    return out
+
+
+def _draw_combo(rng: np.random.Generator, profiles: dict[str, np.ndarray]) -> dict[str, int]:
+    """One root-cause combination read from a random traffic profile (minimal description)."""
+    p = int(rng.integers(len(profiles["country"])))
+    depth = int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
+    # Deeper combinations use broad attributes so their slice keeps enough plays.
+    pool = ["cdn", "isp", "country", "device_type", "os", "app_version"]
+    attrs = rng.choice(pool, size=depth, replace=False)
+    return _minimal({str(a): int(profiles[str(a)][p]) for a in attrs}, profiles)
+
+
+def _nested(a: dict[str, int], b: dict[str, int]) -> bool:
+    """Whether one combination contains the other (same values on the shorter's attributes)."""
+    small, big = (a, b) if len(a) <= len(b) else (b, a)
+    return all(big.get(k) == v for k, v in small.items())
+
+
 @dataclass
 class Incident:
     """One planted incident."""
@@ -100,20 +145,22 @@ def plan_incidents(
     n = min(n, days - warm)
     inc_days = np.sort(rng.choice(np.arange(warm, days), size=n, replace=False))
     metrics = list(INCIDENT_METRICS)
-    out = []
+    out: list[Incident] = []
     n_prof = len(profiles["country"])
     for i, day in enumerate(inc_days):  # per incident definition
         metric = metrics[i % len(metrics)]
         n_combo = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
         combos: list[dict[str, int]] = []
-        while len(combos) < n_combo:
-            p = int(rng.integers(n_prof))
-            depth = int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
-            # Deeper combinations use broad attributes so their slice keeps enough plays.
-            pool = ["cdn", "isp", "country", "device_type", "os", "app_version"]
-            attrs = rng.choice(pool, size=depth, replace=False)
-            combo = {str(a): int(profiles[str(a)][p]) for a in attrs}
-            if combo not in combos:
+        rejected = 0
+        while len(combos) + rejected < n_combo:
+            combo = _draw_combo(rng, profiles)
+            # A root cause is stated by its minimal description, holds a visible share of the
+            # traffic, and is neither inside nor above another root cause of the incident; a
+            # draw that is not is dropped (not redrawn, so the random stream, and every other
+            # incident, stays as it was).
+            if _mask(combo, profiles).mean() < MIN_SHARE or any(_nested(combo, c) for c in combos):
+                rejected += 1
+            elif combo not in combos:
                 combos.append(combo)
         tz = int(world.COUNTRY_TZ[profiles["country"][int(rng.integers(n_prof))]])
         local_start = int(rng.integers(17, 21))
@@ -127,7 +174,8 @@ def plan_incidents(
             "error_count": 0.25,
             "exit_before_start": 0.2,
         }[metric]
-        out.append(Incident(f"inc{i + 1:03d}", s, e, metric, combos, mag))
+        if combos:  # every draw above is made either way, so later incidents do not move
+            out.append(Incident(f"inc{len(out) + 1:03d}", s, e, metric, combos, mag))
     # Windows near midnight UTC can spill into the next day: keep them apart by an hour.
     for prev, cur in zip(out, out[1:], strict=False):
         if cur.start_us < prev.end_us + HOUR_US:

@@ -78,6 +78,7 @@ def write_all_truth(
                 "factors": pa.array(list(m.factors.round(4)), type=pa.list_(pa.float64())),
                 "sessions_per_day": m.rate.round(4),
                 "churn_hazard": m.hazard.round(6),
+                "disengaged_at": _ts(m.disengage_us, m.disengage_us < 0),
                 "quality_badness": m.badness.round(4),
             }
         ),
@@ -116,6 +117,7 @@ def write_all_truth(
                 "churn_day": (m.cancel_us[ch] - start_us) // DAY_US,
                 "cancelled_at": _ts(m.cancel_us[ch]),
                 "hazard": m.hazard[ch].round(6),
+                "disengaged_at": _ts(m.disengage_us[ch], m.disengage_us[ch] < 0),
             }
         ),
     )

@@ -14,7 +14,7 @@ import numpy as np
 from reelmine.data.simulator import world
 from reelmine.data.simulator._util import DAY_US, HOUR_US, MINUTE_US, sequential_starts
 from reelmine.data.simulator.catalog import Catalog
-from reelmine.data.simulator.members import Members, device_isp
+from reelmine.data.simulator.members import Members, device_isp, engagement_multiplier
 
 # Local-hour viewing profile (weekday, weekend): evenings peak, nights are quiet.
 _WEEKDAY = np.array(
@@ -79,7 +79,6 @@ NOVELTY = 2.0  # extra demand multiplier of a new title on its first day, decayi
 NOVELTY_DAYS = 10.0
 LANG_BONUS = 0.8
 TASTE_SCALE = 1.3  # weight of personal taste against general appeal in choices
-RAMP_DAYS = 28.0  # churners disengage over the weeks before they cancel
 
 
 @dataclass
@@ -204,8 +203,10 @@ def simulate_viewing(
     active = (day_start[None, :] + DAY_US > m.active_from_us[vu][:, None]) & (
         (m.cancel_us[vu][:, None] < 0) | (day_start[None, :] < m.cancel_us[vu][:, None])
     )
-    to_cancel = (m.cancel_us[vu][:, None] - day_start[None, :]) / (RAMP_DAYS * DAY_US)
-    ramp = np.where(m.cancel_us[vu][:, None] >= 0, np.clip(to_cancel, 0.05, 1.0) ** 1.5, 1.0)
+    # Disengaging members watch less and less until they cancel (members.py, churn process).
+    onset = m.disengage_us[vu][:, None]
+    since = (day_start[None, :] + DAY_US // 2 - onset) / DAY_US
+    ramp = np.where(onset >= 0, engagement_multiplier(since), 1.0)
     exp_mult = ctx.rate_mult(vu, day_start)  # type: ignore[operator]
     bot = m.v_bot[vsel]
     weekly = np.where(bot[:, None], 1.0, WEEKDAY_RATE[dow][None, :])
