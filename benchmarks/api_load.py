@@ -542,8 +542,9 @@ def main(argv: Sequence[str] | None = None) -> str:
         "background when the bundle loads (most active members first) and on first request.",
         "",
         f"Goal (issue 4): >= 1,000 requests/s with p99 <= 25 ms, judged on the open-loop row. "
-        f"Machine: {os.cpu_count()} CPUs visible, shared with other jobs while measuring "
-        "(contended: timings vary run to run).",
+        f"Machine: {os.cpu_count()} CPUs visible; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (this benchmark's own processes included: above ~3 on 2 "
+        "cores, other jobs shared the machine and latencies are inflated).",
     ]
     report = "\n".join(lines) + "\n"
     if args.out:
