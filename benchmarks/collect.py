@@ -83,8 +83,8 @@ SECTIONS = [
     ),
     (
         "marketing.md",
-        "Marketing models (issue 9)",
-        ".venv/bin/python benchmarks/marketing.py --users 30000 --out benchmarks/results/marketing.md",
+        "Marketing models, 100k members (issue 9)",
+        ".venv/bin/python benchmarks/marketing.py --out benchmarks/results/marketing.md",
         "target: churn AUC >= 0.85 and better than recency; Qini above random",
     ),
     (
