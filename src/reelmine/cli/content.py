@@ -166,7 +166,9 @@ def trending_cmd(
     level: str = typer.Option("show", help="show, title or genre."),
     since: str = typer.Option(None, help="First day (YYYY-MM-DD)."),
     until: str = typer.Option(None, help="Day after the last (YYYY-MM-DD)."),
-    z: float = typer.Option(4.0, "--z", help="Poisson z-score a burst must pass."),
+    z: float = typer.Option(
+        None, "--z", help="Poisson z-score a burst must pass (default: 5% family-wise)."
+    ),
     min_ratio: float = typer.Option(2.0, help="Observed / expected a burst must reach."),
     fmt: str = FormatOpt,
     out: Path = OutOpt,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy import stats
 
 from reelmine.content._sql import calendar, enriched_plays, show_runtime
 from reelmine.errors import ConfigError, DataError
@@ -77,7 +78,8 @@ def detect_bursts(
     daily: pa.Table,
     *,
     count: str = "members",
-    z_threshold: float = 4.0,
+    z_threshold: float | None = None,
+    alpha: float = 0.05,
     min_ratio: float = 2.0,
     min_count: float = 5.0,
     available_from: pa.Table | None = None,
@@ -93,7 +95,11 @@ def detect_bursts(
     daily : ``key, day, <count>, members`` rows (``daily_views_sql``); missing days count 0.
     count : column to test: ``members`` (distinct members per day; robust to binges),
         ``starts`` or ``views`` (rounded).
-    z_threshold : variance-stabilised Poisson z a hot day must exceed.
+    z_threshold : variance-stabilised Poisson z a hot window must exceed; default (``None``)
+        the Bonferroni bound for ``alpha`` over every (key, window) scanned, so that the chance
+        of any pure-noise burst in the whole answer is about ``alpha`` (a fixed z of 4 flags a
+        few noise bursts per hundred thousand title-days).
+    alpha : family-wise false-alarm rate behind the default ``z_threshold``.
     min_ratio : observed / expected a hot day must reach.
     min_count : observed count a hot day must reach.
     available_from : optional ``key, added_at``: days before ``added_at`` are not in the
@@ -153,6 +159,10 @@ def detect_bursts(
         E = share[:, None] * total[None, :]
         clean = base & ~(_z(C, E) > 3.0)
     E = share[:, None] * total[None, :]
+    if z_threshold is None:
+        # Bonferroni over the windows tested (one-sided): every key x start day x width.
+        n_tests = max(int(base.sum()) * max_window, 1)
+        z_threshold = float(stats.norm.isf(alpha / n_tests))
     hot = np.zeros_like(base)
     cb, eb = np.where(base, C, 0.0), np.where(base, E, 0.0)
     for w in range(1, max_window + 1):  # scan windows of w days: sustained bursts add up

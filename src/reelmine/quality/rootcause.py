@@ -36,7 +36,11 @@ in a cube of raw sessions over six attributes where most leaves hold one or two 
 labels are then mostly noise, so elements are scored on their sums instead, by the signed
 deviance residual of actual vs expected (see :meth:`RootCauseLocalizer._evidence`); greedy
 picks with removal, then each pick is challenged by the search without it (splits a general
-element that merely holds two separate causes).
+element that merely holds two separate causes). The direction searched is the cube's total
+unless the other direction has the more significant element (a small incident in a cube that
+drifted the other way), and each pick is finally stated in its most general supported form
+(:meth:`RootCauseLocalizer._generalise`: nested values folded, ``isp=M1`` -> ``country=US``
+where both hold the same plays; a parent whose rest is anomalous too replaces its child).
 
 In both searches a leaf's expected value borrows strength from a multiplicative main-effects
 model of the history (iterative proportional fitting), so chronic differences between values
@@ -170,6 +174,15 @@ class RootCauseLocalizer:
     depth_discount : relative discount of an element's z per extra attribute (evidence search).
     split_gain : relative gain in summed z^2 for which a set without a chosen element replaces
         the set with it (evidence search).
+    parsimony : after the evidence search, state each element in its most general form (see
+        :meth:`_generalise`).
+    parent_z : z-score the rest of a more general element must exceed for it to replace the
+        chosen one (evidence search).
+    parent_ratio : smallest relative change of that rest, as a fraction of the chosen
+        element's (as ``refine_ratio`` for the label search; significance alone, 0, generalises
+        too often on the synthetic cubes of the tests).
+    equivalence : share of an element's volume by which two nested elements may differ and
+        still count as the same plays (``isp=M1`` and ``country=US&device_type=mobile``).
     """
 
     def __init__(
@@ -197,6 +210,10 @@ class RootCauseLocalizer:
         min_z: float = 7.0,
         depth_discount: float = 0.05,
         split_gain: float = 0.2,
+        parsimony: bool = True,
+        parent_z: float = 3.0,
+        parent_ratio: float = 0.3,
+        equivalence: float = 0.02,
     ) -> None:
         self.max_depth = max_depth
         self.max_causes = max_causes
@@ -220,6 +237,10 @@ class RootCauseLocalizer:
         self.min_z = min_z
         self.depth_discount = depth_discount
         self.split_gain = split_gain
+        self.parsimony = parsimony
+        self.parent_z = parent_z
+        self.parent_ratio = parent_ratio
+        self.equivalence = equivalence
 
     def _refine(
         self,
@@ -293,6 +314,99 @@ class RootCauseLocalizer:
             if not moved:
                 break
         return elem
+
+    def _generalise(
+        self,
+        picked: list[tuple[dict[int, int], float]],
+        codes: np.ndarray,
+        cuboids: list[tuple[int, ...]],
+        inverses: list[np.ndarray],
+        firsts: list[np.ndarray],
+        sign: float,
+        actual: np.ndarray,
+        expected: np.ndarray,
+        var: np.ndarray,
+        vol: np.ndarray,
+    ) -> list[tuple[dict[int, int], float]]:
+        """State each chosen element in its most general form the evidence supports.
+
+        A more general element ``G`` (any element, of at most the same depth, holding all but
+        ``equivalence`` of the chosen element's volume ``vol``: a parent, or one where a value
+        is replaced by a value nesting it, ``isp=M1`` -> ``country=US``) replaces the chosen
+        element ``E`` when (a) it holds about the same plays (nested values: the data cannot
+        tell them apart, so the shorter description is stated), or (b) the rest of ``G``
+        outside ``E`` and the other chosen elements is itself anomalous: deviance z above
+        ``parent_z`` with at least ``parent_ratio`` of ``E``'s relative change. Repeated until
+        no element moves, so a cause found as its children is reported as the parent.
+        """
+
+        def stats(m: np.ndarray) -> tuple[float, float]:
+            a, f, vv = float(actual[m].sum()), float(expected[m].sum()), float(var[m].sum())
+            zz = float(_deviance_z(np.array([a]), np.array([f]), np.array([vv]), sign)[0])
+            return zz, sign * (a - f) / max(abs(f), 1e-12)
+
+        def within(m_in: np.ndarray, m_out: np.ndarray) -> bool:
+            w_in = float(vol[m_in].sum())
+            return float(vol[m_in & m_out].sum()) >= (1.0 - self.equivalence) * w_in
+
+        out: list[tuple[dict[int, int], float]] = []
+        all_masks = [_mask(codes, e) for e, _ in picked]
+        for i, (elem, score) in enumerate(picked):
+            # Another chosen element nested with this one (a child found first, then the rest
+            # of its parent) is the same cause, not evidence against generalising.
+            others = np.zeros(codes.shape[0], dtype=bool)
+            for j, m_other in enumerate(all_masks):
+                mi = all_masks[i]
+                if j != i and not within(mi, m_other) and not within(m_other, mi):
+                    others |= m_other
+            seen = {tuple(sorted(elem.items()))}
+            for _ in range(2 * self.max_depth):  # bounded walk up the lattice
+                m = _mask(codes, elem)
+                w_e = float(vol[m].sum())
+                if w_e <= 0:
+                    break
+                _, rel_e = stats(m & ~others)
+                fold: tuple[int, dict[int, int]] | None = None
+                best: tuple[float, dict[int, int]] | None = None
+                for ci, inv in enumerate(inverses):  # one bincount per cuboid
+                    if len(cuboids[ci]) > len(elem):
+                        continue
+                    mm = len(firsts[ci])
+                    inside = np.bincount(inv, weights=np.where(m, vol, 0.0), minlength=mm)
+                    whole = np.bincount(inv, weights=vol, minlength=mm)
+                    for k in np.flatnonzero(inside >= (1.0 - self.equivalence) * w_e):
+                        g = {j: int(codes[firsts[ci][k], j]) for j in cuboids[ci]}
+                        key = tuple(sorted(g.items()))
+                        if key in seen:
+                            continue
+                        if whole[k] <= (1.0 + self.equivalence) * w_e:
+                            if len(g) < len(elem) and (fold is None or len(g) < fold[0]):
+                                fold = (len(g), g)
+                            continue
+                        rest = (inv == k) & ~m & ~others
+                        if not rest.any():
+                            continue
+                        z_rest, rel_rest = stats(rest)
+                        if z_rest > self.parent_z and rel_rest >= self.parent_ratio * rel_e:
+                            z_g, _ = stats((inv == k) & ~others)
+                            if best is None or z_g > best[0]:
+                                best = (z_g, g)
+                new = fold[1] if fold is not None else (best[1] if best is not None else None)
+                if new is None:
+                    break
+                elem = new
+                seen.add(tuple(sorted(elem.items())))
+            out.append((elem, score))
+        # A cause inside another chosen cause is stated by the more general one alone.
+        masks = [_mask(codes, e) for e, _ in out]
+        keep = [
+            not any(
+                j != i and within(masks[i], masks[j]) and (not within(masks[j], masks[i]) or j < i)
+                for j in range(len(out))
+            )
+            for i in range(len(out))
+        ]
+        return [o for o, k in zip(out, keep, strict=True) if k]
 
     def _evidence(
         self,
@@ -371,11 +485,7 @@ class RootCauseLocalizer:
             f = np.bincount(inv, weights=keep * expected, minlength=m)
             vv = np.bincount(inv, weights=keep * var, minlength=m)
             x = sign * (a - f)
-            f = np.maximum(np.abs(f), 1e-12)
-            a = np.maximum(a, 0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dev = 2.0 * (np.where(a > 0, a * np.log(a / f), 0.0) - (a - f))
-            zz = np.sign(x) * np.sqrt(np.maximum(dev, 0.0) * f / np.maximum(vv, 1e-12))
+            zz = _deviance_z(a, f, vv, sign)
             obj = zz * (1.0 - self.depth_discount * (len(cuboids[ci]) - 1))
             obj = np.where(x >= self.min_share * total, obj, -np.inf)
             for bci, bk in banned:
@@ -486,6 +596,24 @@ class RootCauseLocalizer:
         refine = self.refine
         chosen: list[tuple[int, int, float]]
         if search == "evidence":
+            # The cube's total deviation is a poor guide to the incident's direction when the
+            # incident is small and the rest of the cube drifts the other way (a few dozen extra
+            # exits in one slice, a hundred fewer elsewhere): take the direction whose best
+            # element is the more significant.
+            everywhere = np.ones(n, dtype=bool)
+            z_dir = []
+            for s_ in (sign, -sign):
+                tot = float(np.clip(s_ * excess, 0, None).sum()) or 1.0
+                pick = self._best(
+                    cuboids, inverses, firsts, s_, v, expected, var_ev, everywhere, tot, set()
+                )
+                z_dir.append(pick[2] if pick is not None else -np.inf)
+            if z_dir[1] > z_dir[0]:
+                sign = -sign
+                sx = sign * excess
+                anom = (sx / np.sqrt(var) > self.z_threshold) & (
+                    sx / np.maximum(np.abs(expected), 1.0) > self.min_relative
+                )
             chosen = self._evidence(cuboids, inverses, firsts, sign, v, expected, var_ev)
             refine = False
         else:
@@ -548,6 +676,11 @@ class RootCauseLocalizer:
         picked = [
             ({j: int(codes[firsts[ci][k], j]) for j in cuboids[ci]}, f1v) for ci, k, f1v in chosen
         ]
+        if search == "evidence" and self.parsimony:
+            vol = np.abs(expected) + np.abs(v)
+            picked = self._generalise(
+                picked, codes, cuboids, inverses, firsts, sign, v, expected, var_ev, vol
+            )
         masks = [_mask(codes, e) for e, _ in picked]
         labels_seen: set[tuple[tuple[int, int], ...]] = set()
         for i, (elem, f1v) in enumerate(picked):
@@ -623,6 +756,17 @@ def _main_effects(codes: np.ndarray, num: np.ndarray, den: np.ndarray, iters: in
             factor = (obs + base) / (fit + base)
             rel = rel * factor[codes[:, j]]
     return rel
+
+
+def _deviance_z(a: np.ndarray, f: np.ndarray, vv: np.ndarray, sign: float) -> np.ndarray:
+    """Signed deviance residual of summed actual ``a`` vs expected ``f`` with variance ``vv``
+    (see :meth:`RootCauseLocalizer._evidence`)."""
+    x = sign * (a - f)
+    f = np.maximum(np.abs(f), 1e-12)
+    a = np.maximum(a, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = 2.0 * (np.where(a > 0, a * np.log(a / f), 0.0) - (a - f))
+    return np.sign(x) * np.sqrt(np.maximum(dev, 0.0) * f / np.maximum(vv, 1e-12))
 
 
 def _mask(codes: np.ndarray, elem: dict[int, int]) -> np.ndarray:

@@ -148,10 +148,11 @@ def trending_titles(
     level: str = "show",
     since: str | None = None,
     until: str | None = None,
-    z_threshold: float = 4.0,
+    z_threshold: float | None = None,
     min_ratio: float = 2.0,
 ) -> pa.Table:
-    """Trending bursts of shows (``level='show'``), played titles or genres."""
+    """Trending bursts of shows (``level='show'``), played titles or genres (``z_threshold``
+    ``None``: the family-wise bound of :func:`reelmine.content.trending.detect_bursts`)."""
     with _open(settings) as wh:
         _require(wh)
         daily = wh.query(trending.daily_views_sql(level=level, since=since, until=until))

@@ -7,6 +7,7 @@ time windows in which one to three attribute combinations (depth 1-3) degrade on
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,20 +50,36 @@ def _mask(combo: dict[str, int], profiles: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _minimal(combo: dict[str, int], profiles: dict[str, np.ndarray]) -> dict[str, int]:
-    """Drop attributes implied by the others (``os=roku`` implies ``device_type=tv``).
+    """The shortest description holding exactly the same plays as ``combo``.
 
-    ``{device_type=tv, os=roku}`` and ``{os=roku}`` hold the same plays, so only the shorter
-    description can be recovered from data; the truth states that one.
+    Attributes implied by the others are dropped (``os=roku`` implies ``device_type=tv``), and
+    nested values are folded: a mobile network serves one country's phones only, so
+    ``{country=US, device_type=mobile}`` and ``{isp=M1}`` hold the same plays. Data can only
+    tell which plays were hit, not which of two equivalent descriptions was meant, so the truth
+    states the shortest one (ties: the most of the drawn attributes, then without
+    ``device_type``, then ``ATTRS`` order).
     """
-    out = dict(combo)
-    for a in sorted(combo, key=lambda x: (x != "device_type", x)):
-        if len(out) == 1:
-            break
-        rest = {k: v for k, v in out.items() if k != a}
-        m = _mask(rest, profiles)
-        if m.any() and np.all(profiles[a][m] == out[a]):
-            out = rest
-    return out
+    m = _mask(combo, profiles)
+    if not m.any():
+        return dict(combo)
+    # Attributes constant over the slice's plays: the only ones an equivalent description uses.
+    const = {
+        a: int(profiles[a][m][0]) for a in ATTRS if np.all(profiles[a][m] == profiles[a][m][0])
+    }
+    for size in range(1, len(combo) + 1):
+        subsets = sorted(
+            itertools.combinations(const, size),
+            key=lambda s: (
+                -len(set(s) & set(combo)),
+                "device_type" in s,  # an OS implies its device type, as stated before
+                [ATTRS.index(a) for a in s],
+            ),
+        )
+        for sub in subsets:
+            cand = {a: const[a] for a in sub}
+            if np.array_equal(_mask(cand, profiles), m):
+                return cand
+    return dict(combo)
 
 
 def _draw_combo(rng: np.random.Generator, profiles: dict[str, np.ndarray]) -> dict[str, int]:
@@ -75,10 +92,12 @@ def _draw_combo(rng: np.random.Generator, profiles: dict[str, np.ndarray]) -> di
     return _minimal({str(a): int(profiles[str(a)][p]) for a in attrs}, profiles)
 
 
-def _nested(a: dict[str, int], b: dict[str, int]) -> bool:
-    """Whether one combination contains the other (same values on the shorter's attributes)."""
-    small, big = (a, b) if len(a) <= len(b) else (b, a)
-    return all(big.get(k) == v for k, v in small.items())
+def _nested(a: dict[str, int], b: dict[str, int], profiles: dict[str, np.ndarray]) -> bool:
+    """Whether one combination's plays lie inside the other's (``isp=M1&os=android`` is inside
+    ``country=US``: US phones use M1), so that the inner one is not identifiable."""
+    ma, mb = _mask(a, profiles), _mask(b, profiles)
+    both = ma & mb
+    return bool(np.array_equal(both, ma) or np.array_equal(both, mb))
 
 
 @dataclass
@@ -158,7 +177,9 @@ def plan_incidents(
             # traffic, and is neither inside nor above another root cause of the incident; a
             # draw that is not is dropped (not redrawn, so the random stream, and every other
             # incident, stays as it was).
-            if _mask(combo, profiles).mean() < MIN_SHARE or any(_nested(combo, c) for c in combos):
+            if _mask(combo, profiles).mean() < MIN_SHARE or any(
+                _nested(combo, c, profiles) for c in combos
+            ):
                 rejected += 1
             elif combo not in combos:
                 combos.append(combo)
