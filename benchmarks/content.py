@@ -206,7 +206,8 @@ def main() -> None:
             else ""
         )
         + "). "
-        f"DuckDB, {os.cpu_count()} cores shared with other work (timings are contended).",
+        f"DuckDB, {os.cpu_count()} cores (the load average below says whether other work "
+        "shared them).",
         "",
     ]
     if prep:

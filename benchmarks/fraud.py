@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> str:
             else ""
         )
         + f"); DuckDB {args.threads} threads; "
-        f"{os.cpu_count()} CPUs visible, shared with other work.",
+        f"{os.cpu_count()} CPUs visible.",
         "",
         "| detector | wall s | CPU s | flags | planted | precision | recall |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -287,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> str:
         f"| **full scan** | **{total:.1f}** | **{cpu_total:.1f}** | {flags.num_rows:,} | | | |",
         "",
         f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
-        "(wall time is inflated by other work; CPU s is this process's own time).",
+        "(this process included: above ~2.5, other work shared the machine and inflated wall "
+        "time; CPU s is this process's own time).",
         f"Peak resident memory during the scan: {mem.peak / 2**30:.2f} GiB. "
         f"Benign look-alikes flagged: {fp_benign}.",
         f"Live checks: {n_events:,} events replayed in time order, p50 "
