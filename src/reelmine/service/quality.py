@@ -19,9 +19,10 @@ import pyarrow.compute as pc
 from reelmine.data.engine import TableSource
 from reelmine.errors import ConfigError, DataError, NotFoundError
 from reelmine.quality.compare import QuantileComparison, compare_quantiles
-from reelmine.quality.detect import AnomalyWindow, SeasonalDetector, pivot_series
+from reelmine.quality.detect import AnomalyWindow
 from reelmine.quality.metrics import quality_metrics, session_metrics
-from reelmine.quality.rootcause import Localization, RootCauseLocalizer, window_forecast
+from reelmine.quality.pipeline import DETECT_SETTINGS, MEASURES, detect_plays, explain_plays
+from reelmine.quality.rootcause import Localization, RootCauseLocalizer
 from reelmine.service.engine import open_reader
 from reelmine.settings import Settings
 
@@ -37,31 +38,9 @@ QUALITY_COLUMNS = (
     "exit_before_start",
 )
 SLICE_ATTRIBUTES = ("country", "cdn", "isp", "device_type", "app_version")
-# Metric -> (numerator column of session_metrics, denominator or None for a count).
-MEASURES: dict[str, tuple[str, str | None]] = {
-    "error_rate": ("error", "sessions"),
-    "ebvs_rate": ("exit_before_start", "sessions"),
-    "bad_share": ("bad", "sessions"),
-    "rebuffer_ratio": ("rebuffer_seconds", "watch_seconds"),
-    "error_count": ("error", None),
-    "exit_before_start": ("exit_before_start", None),
-    "startup_ms": ("startup_ms", "started"),
-}
-
-
-# Aggregated metrics the detector watches (columns of quality_metrics).
-DETECTABLE = (
-    "error_rate",
-    "ebvs_rate",
-    "bad_share",
-    "rebuffer_ratio",
-    "rebuffers_per_hour",
-    "startup_p50",
-    "startup_p90",
-    "startup_p95",
-    "startup_p99",
-    "avg_bitrate_kbps",
-)
+# Aggregated metrics the detector watches (columns of quality_metrics), in the order of
+# :data:`reelmine.quality.pipeline.DETECT_SETTINGS` (direction and proportion per metric).
+DETECTABLE = tuple(DETECT_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -124,54 +103,22 @@ def quality_incidents(
         raise ConfigError(f"metric must be one of {', '.join(DETECTABLE)}, not {metric!r}")
     with open_reader(settings) as wh:
         plays = _plays(wh, attributes, since, None)
-    period = max(1, 7 * 86400 // bucket_seconds)
-    det = SeasonalDetector(
-        period=period,
-        fallback_period=max(1, 86400 // bucket_seconds),
+    alarms = detect_plays(
+        plays,
+        [metric],
+        attributes,
+        bucket_seconds=bucket_seconds,
         z_threshold=z_threshold,
-        direction="down" if metric == "avg_bitrate_kbps" else "up",
         min_count=min_count,
-        proportion=metric in ("error_rate", "ebvs_rate", "bad_share"),
     )
-    out: list[Incident] = []
-    for attr in attributes:  # a handful of slice attributes, each vectorised over its slices
-        m = quality_metrics(plays, by=[attr], bucket_seconds=bucket_seconds)
-        m = m.set_column(
-            m.column_names.index("bucket"),
-            "bucket",
-            pc.divide(pc.cast(m.column("bucket"), pa.int64()), 1_000_000),
-        )
-        mat, times, slices = pivot_series(
-            m, time_column="bucket", value_column=metric, slice_columns=[attr]
-        )
-        counts, _, _ = pivot_series(
-            m, time_column="bucket", value_column="sessions", slice_columns=[attr]
-        )
-        for w in det.detect(mat, slices=slices, times=times, counts=counts):
-            iid = f"{metric}@{attr}={w.slice[attr]}@{w.start}"
-            out.append(Incident(iid, metric, w, bucket_seconds))
-    out.sort(key=lambda i: -i.window.severity)
-    return out
+    return [
+        Incident(_incident_id(metric, a.window), metric, a.window, bucket_seconds) for a in alarms
+    ]
 
 
-def _leaf_sums(
-    plays: pa.Table, attributes: Sequence[str], period: np.ndarray, metric: str
-) -> pa.Table:
-    num_col, den_col = MEASURES[metric]
-    sm = session_metrics(plays)
-    raw = np.asarray(sm.column(num_col).to_numpy(zero_copy_only=False), float)
-    num = np.nan_to_num(raw)
-    if den_col == "started":  # mean play delay: sum over sessions that have one / their number
-        den = np.isfinite(raw).astype(float)
-    elif den_col == "sessions":
-        den = np.ones(plays.num_rows)
-    elif den_col is not None:
-        den = np.nan_to_num(np.asarray(sm.column(den_col).to_numpy(zero_copy_only=False), float))
-    else:
-        den = np.zeros(plays.num_rows)
-    leaves = plays.select(list(attributes)).append_column("period", pa.array(-period))
-    leaves = leaves.append_column("num", pa.array(num)).append_column("den", pa.array(den))
-    return leaves.group_by(["period", *attributes]).aggregate([("num", "sum"), ("den", "sum")])
+def _incident_id(metric: str, window: AnomalyWindow) -> str:
+    ((attr, value),) = window.slice.items()
+    return f"{metric}@{attr}={value}@{window.start}"
 
 
 def explain_window(
@@ -205,33 +152,15 @@ def explain_window(
         plays = _plays(wh, attributes, first, end)
     if plays.num_rows == 0:
         raise NotFoundError(f"no plays between {first} and {end}")
-    t = pc.cast(plays.column("started_at"), pa.timestamp("us", tz="UTC"))
-    us = np.asarray(pc.cast(t, pa.int64()).to_numpy(zero_copy_only=False))
-    # Period 0 is the window, k = 1..periods the window k seasons earlier; other rows drop out.
-    k = np.where(us >= start_us, 0, (start_us - us + step_us - 1) // step_us)
-    inside = (us >= start_us - k * step_us) & (us < start_us - k * step_us + len_us)
-    keep = inside & (k <= periods)
-    plays = plays.filter(pa.array(keep))
-    sums = _leaf_sums(plays, attributes, k[keep], metric)
-    window = window_forecast(
-        sums,
+    return explain_plays(
+        plays,
         attributes,
-        ["num_sum", "den_sum"],
-        time_column="period",
-        at=0,
+        metric,
+        start_us=start_us,
+        end_us=start_us + len_us,
         periods=periods,
-        step=1,
-    )
-    loc = localizer or RootCauseLocalizer()
-    if MEASURES[metric][1] is None:
-        return loc.explain(window, attributes, real="num_sum_real", predict="num_sum_predict")
-    return loc.explain(
-        window,
-        attributes,
-        real="num_sum_real",
-        predict="num_sum_predict",
-        real_den="den_sum_real",
-        predict_den="den_sum_predict",
+        step_us=step_us,
+        localizer=localizer,
     )
 
 
