@@ -33,15 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reelmine.data.simulator import SimulationConfig, simulate
 from reelmine.quality.detect import pivot_series
-from reelmine.quality.metrics import quality_metrics
 from reelmine.quality.pipeline import (
     MEASURES,
     Alarm,
+    attribute_buckets,
     detect_plays,
     leaf_window,
     score_detection,
@@ -71,15 +70,7 @@ def trailing_sigma(
 
     out: list[Alarm] = []
     for attr in attributes:
-        agg = quality_metrics(plays, by=[attr], bucket_seconds=HOUR)
-        agg = agg.set_column(
-            agg.column_names.index("bucket"),
-            "bucket",
-            pc.divide(pc.cast(agg.column("bucket"), pa.int64()), 1_000_000),
-        )
-        counts, _, _ = pivot_series(
-            agg, time_column="bucket", value_column="sessions", slice_columns=[attr]
-        )
+        agg, counts = attribute_buckets(plays, attr, HOUR)
         for metric in metrics:
             y, times, slices = pivot_series(
                 agg, time_column="bucket", value_column=metric, slice_columns=[attr]

@@ -158,6 +158,23 @@ DETECT_SETTINGS: dict[str, tuple[str, bool]] = {
 }
 
 
+def attribute_buckets(
+    plays: pa.Table, attribute: str, bucket_seconds: int
+) -> tuple[pa.Table, np.ndarray]:
+    """Quality metrics per value of ``attribute`` and time bucket (``bucket`` in epoch
+    seconds), and the sessions matrix (values x buckets) a detector weighs them by."""
+    agg = quality_metrics(plays, by=[attribute], bucket_seconds=bucket_seconds)
+    agg = agg.set_column(
+        agg.column_names.index("bucket"),
+        "bucket",
+        pc.divide(pc.cast(agg.column("bucket"), pa.int64()), 1_000_000),
+    )
+    counts, _, _ = pivot_series(
+        agg, time_column="bucket", value_column="sessions", slice_columns=[attribute]
+    )
+    return agg, counts
+
+
 def detect_plays(
     plays: pa.Table,
     metrics: Sequence[str],
@@ -180,15 +197,7 @@ def detect_plays(
     period = max(1, 7 * 86400 // bucket_seconds)
     out: list[Alarm] = []
     for attr in attributes:  # a handful of slice attributes, each vectorised over its slices
-        agg = quality_metrics(plays, by=[attr], bucket_seconds=bucket_seconds)
-        agg = agg.set_column(
-            agg.column_names.index("bucket"),
-            "bucket",
-            pc.divide(pc.cast(agg.column("bucket"), pa.int64()), 1_000_000),
-        )
-        counts, _, _ = pivot_series(
-            agg, time_column="bucket", value_column="sessions", slice_columns=[attr]
-        )
+        agg, counts = attribute_buckets(plays, attr, bucket_seconds)
         for metric in metrics:
             direction, proportion = DETECT_SETTINGS[metric]
             det = detector or SeasonalDetector(
