@@ -184,6 +184,9 @@ def worker(engine: str, folder: Path, spark_memory: str) -> dict[str, Any]:
             conf={
                 "spark.ui.enabled": "false",
                 "spark.driver.memory": spark_memory,
+                # The quality and fraud jobs collect whole columns of plays to the driver as
+                # Arrow (several GB at 50M plays); Spark's default cap on results is 1g.
+                "spark.driver.maxResultSize": "0",
                 "spark.sql.shuffle.partitions": "8",
                 "spark.sql.adaptive.enabled": "true",
             },

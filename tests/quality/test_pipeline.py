@@ -109,9 +109,9 @@ def test_detect_plays_flags_the_window_in_the_right_slices(rng: np.random.Genera
     alarms = detect_plays(plays, ["error_rate"], ["cdn", "isp"], min_count=10)
     assert alarms
     inc = START + 7 * DAY + 20 * H
-    for a in alarms:
-        assert a.window.slice in ({"cdn": "C2"}, {"isp": "I1"})
-        assert inc <= a.window.start <= inc + 2 * H
+    for a in alarms:  # the values of the planted pair, or the pair itself
+        assert a.window.slice in ({"cdn": "C2"}, {"isp": "I1"}, {"cdn": "C2", "isp": "I1"})
+        assert inc <= a.window.start <= a.raised <= inc + 2 * H
     detected, false = score_detection(alarms, [("error_rate", inc, inc + 3 * H)])
     assert detected == [True] and false == 0
 
@@ -160,3 +160,49 @@ def test_simulated_platform_detection_and_localisation(tmp_path: Path) -> None:
     tp, fp, fn = score_localization(pred, [r["root_cause"] for r in truth])
     assert tp / max(tp + fp, 1) >= 0.75
     assert 2 * tp / (2 * tp + fp + fn) >= 0.8
+
+
+def _small_slice_plays(rng: np.random.Generator) -> pa.Table:
+    """Eight days of ~150 plays an hour over cdn x isp; on day 7 from 20 h, the small pair
+    cdn=C2 & isp=I1 (~12 plays an hour) fails 30% of its plays for four hours."""
+    hours = 8 * 24
+    per_hour = rng.poisson(150, hours)
+    t = np.repeat(START + H * np.arange(hours), per_hour) + rng.integers(0, H, per_hour.sum())
+    n = len(t)
+    cdn = rng.choice(["C1", "C2", "C3"], n)
+    isp = rng.choice(["I1", "I2", "I3", "I4"], n)
+    inc = (cdn == "C2") & (isp == "I1") & (t >= START + 7 * DAY + 20 * H)
+    inc &= t < START + 7 * DAY + 24 * H
+    error = rng.random(n) < np.where(inc, 0.3, 0.01)
+    return pa.table(
+        {
+            "started_at": pa.array(t * 1_000_000, type=pa.timestamp("us", tz="UTC")),
+            "watched_seconds": rng.uniform(60, 3600, n),
+            "cdn": cdn,
+            "isp": isp,
+            "error_code": np.where(error, "E1", ""),
+            "exit_before_start": np.zeros(n, dtype=bool),
+        }
+    )
+
+
+def test_pooled_buckets_and_pairs_catch_a_small_slice_in_time(rng: np.random.Generator) -> None:
+    plays = _small_slice_plays(rng)
+    inc = START + 7 * DAY + 20 * H
+    truth = [("error_rate", inc, inc + 4 * H)]
+    # One bucket of one attribute value at a time: the pair's 12 plays an hour are too few.
+    single = detect_plays(plays, ["error_rate"], ["cdn", "isp"], depth=1, pooled_buckets=())
+    assert score_detection(single, truth)[0] == [False]
+    alarms = detect_plays(plays, ["error_rate"], ["cdn", "isp"])
+    detected, false = score_detection(alarms, truth)
+    assert detected == [True] and false == 0
+    pair = [a for a in alarms if a.window.slice == {"cdn": "C2", "isp": "I1"}]
+    assert pair, [a.window.slice for a in alarms]
+    first = min(pair, key=lambda a: a.raised)
+    assert first.evidence_buckets > 1  # pooled buckets raised it
+    assert inc <= first.raised <= inc + 2 * H
+    assert inc <= first.window.start <= first.raised  # the episode starts at the incident
+    with pytest.raises(ConfigError, match="depth"):
+        detect_plays(plays, ["error_rate"], ["cdn"], depth=3)
+    with pytest.raises(ConfigError, match="pooled"):
+        detect_plays(plays, ["error_rate"], ["cdn"], pooled_buckets=(1,))

@@ -57,7 +57,8 @@ def incidents(
     bucket: int = typer.Option(3600, "--bucket", help="Time bucket in seconds."),
     z: float = typer.Option(5.0, "--z", help="Robust z-score threshold."),
 ) -> None:
-    """Anomaly windows per top-level slice (country, CDN, ISP, device type, app version)."""
+    """Anomaly windows per slice: each country, CDN, ISP, device type and app version, and for
+    session shares (error, exit-before-start, bad-session rates) each pair of them."""
     settings = context.settings()
     # The detector never scores a slice-bucket under k sessions (the gate at the source), so
     # every incident describes at least that many; the gate then confirms it.

@@ -46,6 +46,19 @@ class AnomalyWindow:
     baseline: float
 
 
+def nanmedian_first_axis(x: np.ndarray) -> np.ndarray:
+    """Median over the first (short) axis ignoring NaN; NaN where all are NaN.
+
+    Equals ``np.nanmedian(x, axis=0)`` for the few seasons a baseline looks back on, by one
+    sort of the stack (NaN sorts last) instead of NumPy's masked-array path for short axes.
+    """
+    srt = np.sort(x, axis=0)
+    n = np.sum(np.isfinite(x), axis=0)
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[None], axis=0)[0]
+    hi = np.take_along_axis(srt, (n // 2).clip(max=x.shape[0] - 1)[None], axis=0)[0]
+    return np.where(n > 0, (lo + hi) / 2.0, np.nan)
+
+
 def _shift(x: np.ndarray, k: int) -> np.ndarray:
     """x shifted right by k buckets along the last axis (NaN where no history)."""
     out = np.full_like(x, np.nan)
@@ -120,8 +133,8 @@ class SeasonalDetector:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            base = np.nanmedian(hist, axis=0)
-            mad = MAD_SCALE * np.nanmedian(np.abs(hist - base[None]), axis=0)
+            base = nanmedian_first_axis(hist)
+            mad = MAD_SCALE * nanmedian_first_axis(np.abs(hist - base[None]))
             resid = y - base
             if counts is not None:
                 n = np.atleast_2d(np.asarray(counts, dtype=np.float64))
@@ -175,6 +188,7 @@ class SeasonalDetector:
         slices: Sequence[dict[str, str]] | None = None,
         times: np.ndarray | None = None,
         counts: np.ndarray | None = None,
+        scores: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[AnomalyWindow]:
         """Anomalous windows of each series.
 
@@ -184,13 +198,14 @@ class SeasonalDetector:
         slices : one description per series (defaults to ``{"slice": str(i)}``).
         times : optional bucket start times (n_buckets,); windows then report times.
         counts : optional sessions behind each value (same shape as ``y``), see :meth:`score`.
+        scores : ``score(y, counts)`` when the caller already has it.
 
         Returns
         -------
         list of AnomalyWindow, sorted by severity (largest first).
         """
         y2 = np.atleast_2d(np.asarray(y, dtype=np.float64))
-        base, z = self.score(y2, counts)
+        base, z = self.score(y2, counts) if scores is None else scores
         zz = np.nan_to_num(z, nan=0.0)
         if self.direction == "up":
             flag = zz > self.z_threshold

@@ -122,26 +122,97 @@ def _group_ids(table: pa.Table, by: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     if not by:
         return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
     codes = np.empty((n, len(by)), dtype=np.int64)
+    cards = []
     for j, name in enumerate(by):
         enc = pc.dictionary_encode(table.column(name)).combine_chunks()
         idx = enc.indices.to_numpy(zero_copy_only=False)
-        # Nulls get their own code so they form a group rather than vanish.
-        codes[:, j] = np.where(np.isnan(idx.astype(float)), -1, idx) if enc.null_count else idx
-    _, first, inv = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-    return inv.ravel(), first
+        # Nulls get their own code (0, the others shifted) so they form a group, not vanish.
+        codes[:, j] = np.where(np.isnan(idx.astype(float)), 0, idx + 1) if enc.null_count else idx
+        cards.append(len(enc.dictionary) + 1)
+    size = float(np.prod(np.asarray(cards, dtype=np.float64)))
+    if size > 4 * n + 1e6:  # sparse key space: sort the code rows
+        _, first, inv = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+        return inv.ravel(), first
+    # One mixed-radix key per row (same order as the code rows), compacted by counting.
+    key = np.zeros(n, dtype=np.int64)
+    for j, card in enumerate(cards):
+        key = key * card + codes[:, j]
+    first_of = np.full(int(size), n, dtype=np.int64)
+    np.minimum.at(first_of, key, np.arange(n, dtype=np.int64))
+    present = first_of < n
+    return (np.cumsum(present) - 1)[key], first_of[present]
+
+
+# Every metric but the play-delay percentiles is a ratio of two per-session sums:
+# metric -> (numerator term, denominator term, scale) over the terms of ``ratio_terms``. Sums
+# add up over any grouping, so detection can pool several buckets or slices exactly.
+RATIO_METRICS: dict[str, tuple[str, str, float]] = {
+    "rebuffer_ratio": ("rebuffer_seconds", "watch_seconds", 1.0),
+    "rebuffers_per_hour": ("rebuffer_count", "watch_seconds", 3600.0),
+    "avg_bitrate_kbps": ("bitrate_x_seconds", "bitrate_seconds", 1.0),
+    "error_rate": ("error", "sessions", 1.0),
+    "ebvs_rate": ("exit_before_start", "sessions", 1.0),
+    "bad_share": ("bad", "sessions", 1.0),
+}
+
+
+def ratio_terms(sessions: pa.Table) -> dict[str, np.ndarray]:
+    """Per-session numerator and denominator terms of :data:`RATIO_METRICS` (no NaN).
+
+    ``sessions`` is :func:`session_metrics`' output. Rebuffering counts only where something
+    was watched (the watch time is the denominator); bitrate is weighted by watch time over the
+    sessions that report one.
+    """
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(sessions.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    watch = col("watch_seconds")
+    watched = watch > 0  # False for NaN
+    watch_ok = np.where(watched, watch, 0.0)
+    bitrate = col("avg_bitrate_kbps")
+    has_br = np.isfinite(bitrate) & watched
+    return {
+        "sessions": np.ones(sessions.num_rows),
+        "watch_seconds": watch_ok,
+        "rebuffer_seconds": np.where(watched, np.nan_to_num(col("rebuffer_seconds")), 0.0),
+        "rebuffer_count": np.where(watched, np.nan_to_num(col("rebuffer_count")), 0.0),
+        "bitrate_x_seconds": np.where(has_br, bitrate * watch_ok, 0.0),
+        "bitrate_seconds": np.where(has_br, watch_ok, 0.0),
+        "error": col("error"),
+        "exit_before_start": col("exit_before_start"),
+        "bad": col("bad"),
+    }
+
+
+def play_delay(sessions: pa.Table) -> np.ndarray:
+    """Play delay (ms) of the sessions whose video started; NaN for the others."""
+    ebvs = np.asarray(sessions.column("exit_before_start").to_numpy(zero_copy_only=False))
+    delay = np.asarray(sessions.column("startup_ms").to_numpy(zero_copy_only=False), np.float64)
+    return np.where(ebvs, np.nan, delay)
 
 
 def grouped_percentiles(
-    values: np.ndarray, groups: np.ndarray, n_groups: int, percentiles: Sequence[float]
+    values: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    percentiles: Sequence[float],
+    *,
+    value_order: np.ndarray | None = None,
 ) -> np.ndarray:
     """Exact per-group percentiles (linear interpolation) without a loop over groups.
 
+    ``value_order`` is ``np.argsort(values)`` when the caller has it: callers grouping the
+    same values several ways sort them once.
+
     Returns an array (n_groups, len(percentiles)); NaN for groups with no finite value.
     """
-    ok = np.isfinite(values)
-    v, g = values[ok], groups[ok]
-    order = np.lexsort((v, g))
-    v, g = v[order], g[order]
+    order = np.argsort(values) if value_order is None else value_order
+    order = order[np.isfinite(values[order])]  # NaN sorts last
+    g = groups[order]
+    # A stable sort by group keeps each group's values sorted; small group ids sort by radix.
+    by_group = np.argsort(g.astype(np.uint16) if n_groups <= 65536 else g, kind="stable")
+    v, g = values[order[by_group]], g[by_group]
     counts = np.bincount(g, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     out = np.full((n_groups, len(percentiles)), np.nan)
@@ -197,38 +268,16 @@ def quality_metrics(
         keys = keys.append_column("bucket", pc.cast(bucket, pa.timestamp("us", tz="UTC")))
     gid, first = _group_ids(keys, keys.column_names)
     m = len(first)
-
-    def col(name: str) -> np.ndarray:
-        return np.asarray(sm.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-
-    def gsum(x: np.ndarray) -> np.ndarray:
-        return np.bincount(gid, weights=np.nan_to_num(x), minlength=m)
-
-    watch = col("watch_seconds")
-    watch_ok = np.where(watch > 0, watch, 0.0)
-    sessions = np.bincount(gid, minlength=m).astype(np.float64)
-    startup = np.where(col("exit_before_start") > 0, np.nan, col("startup_ms"))
-    pct = grouped_percentiles(startup, gid, m, percentiles)
-    bitrate = col("avg_bitrate_kbps")
-    has_br = np.isfinite(bitrate) & (watch_ok > 0)
+    terms = ratio_terms(sm)
+    sums = {name: np.bincount(gid, weights=x, minlength=m) for name, x in terms.items()}
+    pct = grouped_percentiles(play_delay(sm), gid, m, percentiles)
+    out: dict[str, object] = {
+        name: keys.column(name).take(pa.array(first)) for name in keys.column_names
+    }
+    out["sessions"] = sums["sessions"].astype(np.int64)
+    for j, p in enumerate(percentiles):
+        out[f"startup_p{p:g}"] = pct[:, j]
     with np.errstate(divide="ignore", invalid="ignore"):
-        total_watch = gsum(watch_ok)
-        out: dict[str, object] = {
-            name: keys.column(name).take(pa.array(first)) for name in keys.column_names
-        }
-        out["sessions"] = sessions.astype(np.int64)
-        for j, p in enumerate(percentiles):
-            out[f"startup_p{p:g}"] = pct[:, j]
-        out["rebuffer_ratio"] = (
-            gsum(np.where(watch_ok > 0, col("rebuffer_seconds"), 0)) / total_watch
-        )
-        out["rebuffers_per_hour"] = gsum(np.where(watch_ok > 0, col("rebuffer_count"), 0)) / (
-            total_watch / 3600.0
-        )
-        out["avg_bitrate_kbps"] = gsum(np.where(has_br, bitrate * watch_ok, 0)) / gsum(
-            np.where(has_br, watch_ok, 0)
-        )
-        out["error_rate"] = gsum(col("error")) / sessions
-        out["ebvs_rate"] = gsum(col("exit_before_start")) / sessions
-        out["bad_share"] = gsum(col("bad")) / sessions
+        for metric, (num, den, scale) in RATIO_METRICS.items():
+            out[metric] = sums[num] * scale / sums[den]
     return pa.table(out)  # type: ignore[arg-type]

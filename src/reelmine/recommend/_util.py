@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from reelmine.errors import DataError
 
@@ -127,3 +128,72 @@ def rows_times_columns(m: sp.csr_matrix, w: np.ndarray, r: np.ndarray, c: np.nda
     ent = m.indptr[r][pair] + within
     vals = m.data[ent].astype(np.float32) * w[m.indices[ent], np.asarray(c)[pair]]
     return np.bincount(pair, weights=vals, minlength=len(r)).astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _worse(vals: np.ndarray, idx: np.ndarray, a: int, b: int) -> bool:
+    """Heap order of the top-k selection: lower value, or equal value and higher index."""
+    return vals[a] < vals[b] or (vals[a] == vals[b] and idx[a] > idx[b])
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(vals: np.ndarray, idx: np.ndarray, pos: int, size: int) -> None:
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            return
+        if child + 1 < size and _worse(vals, idx, child + 1, child):
+            child += 1
+        if not _worse(vals, idx, child, pos):
+            return
+        vals[pos], vals[child] = vals[child], vals[pos]
+        idx[pos], idx[child] = idx[child], idx[pos]
+        pos = child
+
+
+@njit(cache=True, nogil=True)
+def top_k_rows(scores: np.ndarray, k: int, ids_out: np.ndarray, vals_out: np.ndarray) -> None:
+    """Each row's ``k`` largest finite-or-``+inf`` entries into ``ids_out``/``vals_out``
+    (``(n_rows, k)``), best first, ties by lower column; ``-inf`` and NaN entries are never
+    chosen and short rows are padded with ``-1``/``-inf``.
+
+    One pass per row with a size-``k`` min-heap: most entries cost a single comparison with
+    the heap's worst, where ``np.argpartition`` moves the whole row several times. Releases the
+    GIL, so batches can run on threads.
+    """
+    n_rows, n_cols = scores.shape
+    heap_v = np.empty(k, np.float64)
+    heap_i = np.empty(k, np.int64)
+    for r in range(n_rows):
+        size = 0
+        for j in range(n_cols):
+            v = scores[r, j]
+            if not v > -np.inf:  # excluded (-inf) or undefined (NaN)
+                continue
+            if size < k:
+                heap_v[size] = v
+                heap_i[size] = j
+                pos = size
+                size += 1
+                while pos > 0:  # sift up
+                    parent = (pos - 1) // 2
+                    if not _worse(heap_v, heap_i, pos, parent):
+                        break
+                    heap_v[pos], heap_v[parent] = heap_v[parent], heap_v[pos]
+                    heap_i[pos], heap_i[parent] = heap_i[parent], heap_i[pos]
+                    pos = parent
+            elif v > heap_v[0]:
+                # Columns come in increasing order, so an equal value never displaces the worst.
+                heap_v[0] = v
+                heap_i[0] = j
+                _sift_down(heap_v, heap_i, 0, size)
+        for pos in range(k - 1, size - 1, -1):
+            ids_out[r, pos] = -1
+            vals_out[r, pos] = -np.inf
+        # Pop the worst into the last free slot: the row comes out best first.
+        for pos in range(size - 1, -1, -1):
+            ids_out[r, pos] = heap_i[0]
+            vals_out[r, pos] = heap_v[0]
+            heap_v[0] = heap_v[pos]
+            heap_i[0] = heap_i[pos]
+            _sift_down(heap_v, heap_i, 0, pos)

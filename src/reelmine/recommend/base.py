@@ -23,14 +23,18 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from reelmine.errors import DataError, NotFittedError
+from reelmine.errors import ConfigError, DataError, NotFittedError
+from reelmine.recommend._util import top_k_rows
 
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
@@ -74,23 +78,21 @@ def as_interactions(X: Any) -> sp.csr_matrix:
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` largest entries of each row, best first.
 
-    ``-inf`` entries (excluded items) sort last and are returned as index ``-1`` so a caller
-    never receives an excluded item when fewer than ``k`` candidates remain.
+    Ties break on the lower item index, so results are deterministic. ``-inf`` entries
+    (excluded items) are never returned: rows with fewer than ``k`` other entries are padded
+    with index ``-1`` (score ``-inf``), so a caller never receives an excluded item.
     """
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise DataError(f"scores must be 2-D (rows x items), got shape {scores.shape}")
     n_rows, n_cols = scores.shape
-    k = min(k, n_cols)
-    if k <= 0:
-        return np.empty((n_rows, 0), np.int32), np.empty((n_rows, 0), np.float32)
-    if k < n_cols:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
-    vals = np.take_along_axis(scores, part, axis=1)
-    # Stable tie-break on item index keeps results deterministic across runs.
-    order = np.lexsort((part, -vals), axis=1)
-    ids = np.take_along_axis(part, order, axis=1).astype(np.int32)
-    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    ids[~np.isfinite(vals) & (vals < 0)] = -1
+    k = max(min(k, n_cols), 0)
+    ids = np.empty((n_rows, k), np.int32)
+    vals = np.empty((n_rows, k), np.float32)
+    if k and n_rows:
+        if scores.dtype not in (np.float32, np.float64):
+            scores = scores.astype(np.float64)
+        top_k_rows(np.ascontiguousarray(scores), k, ids, vals)
     return ids, vals
 
 
@@ -271,6 +273,53 @@ class Recommender(_Persistable, ABC):
         sims[item] = -np.inf
         ids, vals = top_k(sims[None, :].astype(np.float32), k)
         return ids[0], vals[0]
+
+
+def recommend_in_batches(
+    model: Recommender,
+    users: np.ndarray,
+    k: int = 10,
+    *,
+    batch_size: int = 4096,
+    n_jobs: int | None = None,
+    **recommend_kw: Any,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Top ``k`` for many members, ``(users, items, scores)`` one batch at a time, in order.
+
+    For all-member batch scoring: batches run on ``n_jobs`` threads (default: every core).
+    Threads pay off because the heavy steps release the GIL (BLAS, the top-k kernel, LightGBM);
+    BLAS is held to one thread per batch meanwhile so the cores are not oversubscribed. At most
+    ``n_jobs + 1`` batches are in memory, so memory is bounded whatever the number of members.
+    ``recommend_kw`` goes to ``model.recommend`` (``exclude_seen``, ``allowed_items``; a
+    per-member ``exclude`` matrix does not apply here).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    if batch_size < 1:
+        raise ConfigError("batch_size must be at least 1")
+    if "exclude" in recommend_kw:
+        raise ConfigError("recommend_in_batches takes no per-member exclude matrix")
+    users = np.asarray(users, dtype=np.int64)
+    jobs = max(1, n_jobs if n_jobs is not None else (os.cpu_count() or 1))
+    starts = range(0, len(users), batch_size)
+    if jobs == 1:
+        for start in starts:
+            batch = users[start : start + batch_size]
+            yield (batch, *model.recommend(batch, k, **recommend_kw))
+        return
+    pending: deque[tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray]]]] = deque()
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
+        for start in starts:
+            batch = users[start : start + batch_size]
+            pending.append((batch, pool.submit(model.recommend, batch, k, **recommend_kw)))
+            if len(pending) > jobs:
+                done_batch, fut = pending.popleft()
+                yield (done_batch, *fut.result())
+        while pending:
+            done_batch, fut = pending.popleft()
+            yield (done_batch, *fut.result())
 
 
 class HistoryScorer(Recommender):

@@ -24,6 +24,7 @@ after every candidate (by popularity), as in ``score_users``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -218,7 +219,7 @@ class HybridRanker(Recommender):
         ds = lgb.Dataset(F, label=np.concatenate(labels), group=np.concatenate(groups))
         booster = lgb.train(params, ds, num_boost_round=self.n_estimators)
         self.ranker_ = np.frombuffer(booster.model_to_string().encode(), dtype=np.uint8).copy()
-        self._booster = booster
+        self._boosters = {threading.get_ident(): booster}
         self.feature_names_ = np.asarray(self._feature_names(), dtype=str)
         self.n_train_pairs_ = int(F.shape[0])
 
@@ -479,11 +480,15 @@ class HybridRanker(Recommender):
         return [getattr(self, f"gen_{name}_") for name in self.generators]
 
     def _get_booster(self) -> Any:
-        if getattr(self, "_booster", None) is None:
+        # One booster per thread: LightGBM serialises predictions on a shared booster (and its
+        # predictor set-up is not thread-safe), while batches and API requests run on threads.
+        boosters = self.__dict__.setdefault("_boosters", {})
+        me = threading.get_ident()
+        if me not in boosters:
             import lightgbm as lgb
 
-            self._booster = lgb.Booster(model_str=self.ranker_.tobytes().decode())
-        return self._booster
+            boosters[me] = lgb.Booster(model_str=self.ranker_.tobytes().decode())
+        return boosters[me]
 
     def _rank(
         self, users: np.ndarray, hist: sp.csr_matrix, scorer: Any, last_bin: Any = None

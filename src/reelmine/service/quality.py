@@ -45,7 +45,8 @@ DETECTABLE = tuple(DETECT_SETTINGS)
 
 @dataclass(frozen=True)
 class Incident:
-    """A detected anomaly window with a stable id ``metric@attr=value@start_epoch``."""
+    """A detected anomaly window with a stable id ``metric@slice@start_epoch`` (the slice as
+    ``attr=value``, pairs joined by ``&``)."""
 
     incident_id: str
     metric: str
@@ -94,7 +95,8 @@ def quality_incidents(
     min_count: int = 30,
     since: datetime | None = None,
 ) -> list[Incident]:
-    """Anomaly windows of ``metric`` per top-level slice (one attribute at a time).
+    """Anomaly windows of ``metric`` per slice (see :func:`~reelmine.quality.pipeline.detect_plays`:
+    each attribute value; for session shares also pairs of values and pooled buckets).
 
     ``avg_bitrate_kbps`` is watched for drops, every other metric for rises. Slice-buckets
     with fewer than ``min_count`` sessions are not scored.
@@ -117,8 +119,8 @@ def quality_incidents(
 
 
 def _incident_id(metric: str, window: AnomalyWindow) -> str:
-    ((attr, value),) = window.slice.items()
-    return f"{metric}@{attr}={value}@{window.start}"
+    where = "&".join(f"{attr}={value}" for attr, value in window.slice.items())
+    return f"{metric}@{where}@{window.start}"
 
 
 def explain_window(
@@ -167,7 +169,7 @@ def explain_window(
 def explain_incident(
     settings: Settings, incident_id: str, *, bucket_seconds: int = 3600
 ) -> Localization:
-    """Root causes of an incident given by its id (``metric@attr=value@start_epoch``)."""
+    """Root causes of an incident given by its id (``metric@slice@start_epoch``)."""
     try:
         metric, _, start_s = incident_id.split("@")
         start = datetime.fromtimestamp(int(start_s), tz=UTC)

@@ -140,8 +140,9 @@ def metric_series(
 ) -> ChartData:
     """One quality metric per time bucket (line), detected incidents shaded as bands.
 
-    Incidents are anomaly windows of single slices (one CDN, one ISP, ...); each band is
-    labelled with its slice and severity (robust z-score).
+    Incidents are anomaly windows of slices (one CDN, one ISP, ..., or for session shares a
+    pair such as one CDN on one ISP); each band is labelled with its slice and severity
+    (robust z-score).
     """
     need("quality")
     from reelmine.service import quality
