@@ -261,7 +261,7 @@ def _combine(alarms: list[Alarm]) -> list[Alarm]:
     alarms = sorted(
         alarms, key=lambda a: (a.metric, sorted(a.window.slice.items()), a.window.start)
     )
-    for a in alarms:  # alarms are few (thresholds are strict): pairwise checks are cheap
+    for a in alarms:  # sorted: overlapping windows of one slice are neighbours
         last = merged[-1] if merged else None
         if (
             last is not None
