@@ -11,7 +11,7 @@ suppressed row is itself hidden (free text may name a member).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,9 @@ from reelmine.api.routes._charts import (
 )
 from reelmine.privacy.gate import SUPPRESSED
 from reelmine.settings import Settings
+
+if TYPE_CHECKING:
+    from reelmine.service.interface import SearchReport
 
 router = APIRouter(
     prefix="/v1/analytics/interface",
@@ -208,7 +211,7 @@ def rows(
     return suppressed_note(chart, settings.min_group_size)
 
 
-def _search(settings: Settings, f: Filters) -> object:
+def _search(settings: Settings, f: Filters) -> SearchReport:
     need("interface")
     from reelmine.service import interface
 
@@ -230,10 +233,7 @@ def search_conversion(
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Top queries: searches, members, share leading to a play, zero results, reformulated."""
-    from reelmine.service.interface import SearchReport
-
     r = _search(settings, filters)
-    assert isinstance(r, SearchReport)
     t = gate_table(request, settings, r.top, group_by=["query"], hide=["query"])
     s = r.summary.to_pylist()[0]
     note = (
@@ -256,10 +256,7 @@ def search_gaps(
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Queries that returned no results, or that match no title in the catalogue."""
-    from reelmine.service.interface import SearchReport
-
     r = _search(settings, filters)
-    assert isinstance(r, SearchReport)
     z, g = r.zero_result, r.gaps
     t = pa.table(
         {
@@ -299,10 +296,7 @@ def missed_titles(
     settings: Settings = Depends(warehouse_settings),
 ) -> ChartData:
     """Searches that ended in a play of a title whose name the query does not match."""
-    from reelmine.service.interface import SearchReport
-
     r = _search(settings, filters)
-    assert isinstance(r, SearchReport)
     t = gate_table(
         request, settings, r.missed, group_by=["query", "title_id"], labels=["name"], hide=["query"]
     )
