@@ -306,12 +306,14 @@ def main(argv: Sequence[str] | None = None) -> str:
         "|---|---|---|---|---|",
     ]
     first = runs[args.seeds[0]]
+    # (label, runs, incidents) of each non-empty seed set, shared by both tables.
+    per_set = [
+        (label, rs, sum(int(r["incidents"]) for r in rs))  # type: ignore[call-overload]
+        for label, seeds in sets.items()
+        if (rs := [runs[s] for s in seeds])
+    ]
     for key in [k for k in first if k.startswith("det:")]:
-        for label, seeds in sets.items():
-            if not seeds:
-                continue
-            rs = [runs[s] for s in seeds]
-            n_inc = sum(int(r["incidents"]) for r in rs)  # type: ignore[call-overload]
+        for label, rs, n_inc in per_set:
             weeks = sum(float(r["weeks"]) for r in rs)  # type: ignore[arg-type]
             hit = sum(r[key][0] for r in rs)  # type: ignore[index]
             false = sum(r[key][2] for r in rs)  # type: ignore[index]
@@ -326,11 +328,7 @@ def main(argv: Sequence[str] | None = None) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for key in [k for k in first if k.startswith("loc:")]:
-        for label, seeds in sets.items():
-            if not seeds:
-                continue
-            rs = [runs[s] for s in seeds]
-            n_inc = sum(int(r["incidents"]) for r in rs)  # type: ignore[call-overload]
+        for label, rs, n_inc in per_set:
             tp = sum(r[key][0] for r in rs)  # type: ignore[index]
             fp = sum(r[key][1] for r in rs)  # type: ignore[index]
             fn = sum(r[key][2] for r in rs)  # type: ignore[index]
