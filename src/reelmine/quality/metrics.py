@@ -116,31 +116,49 @@ def session_metrics(plays: pa.Table, thresholds: BadSessionThresholds | None = N
     )
 
 
+def column_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    """Dictionary code of every row and the number of codes; nulls get their own code (0, the
+    values then count from 1) so they form a group rather than vanish."""
+    enc = pc.dictionary_encode(column)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    if enc.null_count:
+        return np.where(np.isnan(idx.astype(float)), 0, idx + 1).astype(np.int64), len(
+            enc.dictionary
+        ) + 1
+    return np.asarray(idx, dtype=np.int64), len(enc.dictionary)
+
+
+def group_rows(codes: Sequence[np.ndarray], cards: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense group id per row and the first row of each group (groups in key order) for rows
+    keyed by several code columns (``column_codes``), ``cards`` codes each."""
+    n = len(codes[0]) if codes else 0
+    if not codes:
+        return np.zeros(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    size = float(np.prod(np.asarray(cards, dtype=np.float64)))
+    if size > 4 * n + 1e6:  # sparse key space: sort the code rows
+        _, first, inv = np.unique(
+            np.stack(codes, axis=1), axis=0, return_index=True, return_inverse=True
+        )
+        return inv.ravel(), first
+    # One mixed-radix key per row (same order as the code rows), compacted by counting.
+    key = np.zeros(n, dtype=np.int64)
+    for code, card in zip(codes, cards, strict=True):
+        key = key * card + code
+    first_of = np.full(int(size), n, dtype=np.int64)
+    np.minimum.at(first_of, key, np.arange(n, dtype=np.int64))
+    present = first_of < n
+    return (np.cumsum(present) - 1)[key], first_of[present]
+
+
 def _group_ids(table: pa.Table, by: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Dense group id per row and the first row of each group (groups sorted by key)."""
     n = table.num_rows
     if not by:
         return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
-    codes = np.empty((n, len(by)), dtype=np.int64)
-    cards = []
-    for j, name in enumerate(by):
-        enc = pc.dictionary_encode(table.column(name)).combine_chunks()
-        idx = enc.indices.to_numpy(zero_copy_only=False)
-        # Nulls get their own code (0, the others shifted) so they form a group, not vanish.
-        codes[:, j] = np.where(np.isnan(idx.astype(float)), 0, idx + 1) if enc.null_count else idx
-        cards.append(len(enc.dictionary) + 1)
-    size = float(np.prod(np.asarray(cards, dtype=np.float64)))
-    if size > 4 * n + 1e6:  # sparse key space: sort the code rows
-        _, first, inv = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-        return inv.ravel(), first
-    # One mixed-radix key per row (same order as the code rows), compacted by counting.
-    key = np.zeros(n, dtype=np.int64)
-    for j, card in enumerate(cards):
-        key = key * card + codes[:, j]
-    first_of = np.full(int(size), n, dtype=np.int64)
-    np.minimum.at(first_of, key, np.arange(n, dtype=np.int64))
-    present = first_of < n
-    return (np.cumsum(present) - 1)[key], first_of[present]
+    encoded = [column_codes(table.column(name)) for name in by]
+    return group_rows([c for c, _ in encoded], [k for _, k in encoded])
 
 
 # Every metric but the play-delay percentiles is a ratio of two per-session sums:

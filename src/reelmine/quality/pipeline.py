@@ -22,6 +22,8 @@ from reelmine.errors import ConfigError, MissingColumnError
 from reelmine.quality.detect import AnomalyWindow, SeasonalDetector, pivot_series
 from reelmine.quality.metrics import (
     RATIO_METRICS,
+    column_codes,
+    group_rows,
     grouped_percentiles,
     play_delay,
     quality_metrics,
@@ -198,47 +200,17 @@ def attribute_buckets(
     return agg, counts
 
 
-def _slice_codes(
-    plays: pa.Table, attributes: Sequence[str]
-) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """Dictionary code per row and the value labels of each attribute (null is ``"None"``)."""
-    out = {}
-    for attr in attributes:
-        if attr not in plays.column_names:
-            raise MissingColumnError(f"plays has no column {attr!r} to slice by")
-        enc = pc.dictionary_encode(plays.column(attr)).combine_chunks()
-        labels = [str(v) for v in enc.dictionary.to_pylist()]
-        idx = enc.indices.to_numpy(zero_copy_only=False)
-        if enc.null_count:  # nulls form their own slice rather than vanish
-            idx = np.where(np.isnan(idx.astype(float)), len(labels), idx)
-            labels.append("None")
-        out[attr] = (np.asarray(idx, dtype=np.int64), labels)
-    return out
-
-
 def _slice_cells(
-    codes: dict[str, tuple[np.ndarray, list[str]]],
+    plays: pa.Table,
+    codes: dict[str, tuple[np.ndarray, int]],
     group: Sequence[str],
     bucket: np.ndarray,
     n_buckets: int,
 ) -> tuple[np.ndarray, list[dict[str, str]]]:
     """Cell id (slice x bucket, row-major) of every row, and the slices that occur."""
-    key = np.zeros(len(bucket), dtype=np.int64)
-    card = 1
-    for attr in group:
-        code, labels = codes[attr]
-        key = key * len(labels) + code
-        card *= len(labels)
-    present = np.bincount(key, minlength=card) > 0
-    slices = []
-    for combo in np.flatnonzero(present):  # one iteration per slice that occurs
-        desc, rest = {}, int(combo)
-        for attr in reversed(group):
-            labels = codes[attr][1]
-            rest, j = divmod(rest, len(labels))
-            desc[attr] = labels[j]
-        slices.append({a: desc[a] for a in group})
-    row_slice = (np.cumsum(present) - 1)[key]
+    row_slice, first = group_rows([codes[a][0] for a in group], [codes[a][1] for a in group])
+    # A slice's labels from its first row, as pivot_series writes them (null is "None").
+    slices = [{a: str(plays.column(a)[int(i)].as_py()) for a in group} for i in first]
     return row_slice * n_buckets + bucket, slices
 
 
@@ -357,7 +329,10 @@ def detect_plays(
     terms = ratio_terms(sm)
     delay = play_delay(sm) if any(m.startswith("startup_p") for m in metrics) else None
     delay_order = None if delay is None else np.argsort(delay, kind="stable")  # sorted once
-    codes = _slice_codes(plays, attributes)
+    for attr in attributes:
+        if attr not in plays.column_names:
+            raise MissingColumnError(f"plays has no column {attr!r} to slice by")
+    codes = {attr: column_codes(plays.column(attr)) for attr in attributes}  # once per attribute
     shares = [m for m in metrics if DETECT_SETTINGS[m][1]]
     groups: list[tuple[str, ...]] = [(a,) for a in attributes]
     if depth == 2 and shares:
@@ -369,7 +344,7 @@ def detect_plays(
     scored = {1: 0, 2: 0}  # slices with at least one scorable bucket, per depth
     floor = min(min_count, share_min_count) if shares else min_count
     for group in groups:
-        cells, slices = _slice_cells(codes, group, bucket, n_buckets)
+        cells, slices = _slice_cells(plays, codes, group, bucket, n_buckets)
         slices_of[group] = slices
         shape = (len(slices), n_buckets)
 
